@@ -1,0 +1,52 @@
+// swift-tools-version: 6.2
+// PageTables: owned physical pages and the hardware page tables built on them.
+import PackageDescription
+
+/// Every Swift target: strict memory safety, and its diagnostics are errors.
+let strict: [SwiftSetting] = [
+  .strictMemorySafety(),
+  .treatWarning("StrictMemorySafety", as: .error),
+]
+
+let package = Package(
+  name: "PageTables",
+  products: [
+    .library(name: "PhysicalPages", targets: ["PhysicalPages"]),
+    .library(name: "PageTables", targets: ["PageTables"]),
+    .library(name: "PhysicalPageTables", targets: ["PhysicalPageTables"]),
+    .library(name: "PageTablesTools", targets: ["PageTablesTools"]),
+    .executable(name: "pgtable", targets: ["pgtable"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // memfd / fallocate / mmap wrappers (need _GNU_SOURCE, so they live in C).
+    .target(name: "CPageMemory"),
+    // The machine's RAM: memfd-backed physical memory, descriptors, buddy, pages, vmalloc.
+    .target(name: "PhysicalPages", dependencies: ["CPageMemory"], swiftSettings: strict),
+    // The page-table engine and the hardware formats. Embedded-Swift clean.
+    .target(name: "PageTables", swiftSettings: strict),
+    // Page tables whose table memory is PhysicalPages (the seed's lifecycle).
+    .target(
+      name: "PhysicalPageTables", dependencies: ["PhysicalPages", "PageTables"],
+      swiftSettings: strict),
+    // Library code behind the command line tool (demo, dump, conformance runs).
+    .target(
+      name: "PageTablesTools", dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables"],
+      swiftSettings: strict),
+    .executableTarget(
+      name: "pgtable",
+      dependencies: [
+        "PageTablesTools",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "PhysicalPagesTests", dependencies: ["PhysicalPages"], swiftSettings: strict),
+    .testTarget(
+      name: "PageTablesTests",
+      dependencies: ["PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools"],
+      swiftSettings: strict),
+  ]
+)

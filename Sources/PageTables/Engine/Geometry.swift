@@ -1,0 +1,92 @@
+/// One level of a page-table format's tree. Level 0 is the root.
+///
+/// A level's table has `1 << indexBits` entries of 8 bytes; entry `i` covers the
+/// virtual range `[i << shift, (i + 1) << shift)` relative to the table's start, so a
+/// leaf (block or page) at this level maps `1 << shift` bytes.
+public struct LevelGeometry: Hashable, Sendable {
+  /// The lowest virtual-address bit of this level's index.
+  public var shift: Int
+  /// How many virtual-address bits this level's index has.
+  public var indexBits: Int
+  /// Whether an entry at this level may be a leaf (a page or a block).
+  public var allowsLeaf: Bool
+  /// Entries in one contiguous run at this level (ARM64 contiguous hint, RISC-V
+  /// Svnapot), or 1 where the format has none.
+  public var contiguousRun: Int
+
+  public init(shift: Int, indexBits: Int, allowsLeaf: Bool, contiguousRun: Int = 1) {
+    self.shift = shift
+    self.indexBits = indexBits
+    self.allowsLeaf = allowsLeaf
+    self.contiguousRun = contiguousRun
+  }
+
+  /// Bytes mapped by one leaf entry at this level.
+  public var leafSize: UInt64 { 1 << UInt64(shift) }
+  /// Entries in one table of this level.
+  public var entryCount: Int { 1 << indexBits }
+  /// Bytes of one table of this level.
+  public var tableBytes: Int { entryCount * 8 }
+  /// Bytes of virtual address space one table of this level covers.
+  public var coverage: UInt64 { indexBits + shift >= 64 ? 0 : 1 << UInt64(indexBits + shift) }
+}
+
+/// A window of virtual addresses a table translates, inclusive at both ends.
+public struct VirtualWindow: Hashable, Sendable {
+  public var first: UInt64
+  public var last: UInt64
+  public init(first: UInt64, last: UInt64) {
+    self.first = first
+    self.last = last
+  }
+  public func contains(_ address: UInt64) -> Bool { address >= first && address <= last }
+}
+
+/// The shape of a format's tree and the addresses it accepts.
+///
+/// The engine reads only this and the entry encoders of ``PageTableFormat``.
+public struct Geometry: Hashable, Sendable {
+  /// The levels from the root (index 0) down to the smallest page.
+  public var levels: [LevelGeometry]
+  /// Virtual windows the table translates (one for a zero-based space, two for a
+  /// sign-extended one). An address outside every window is refused.
+  public var windows: [VirtualWindow]
+  /// Bits above the root's coverage that select one of several root tables (Apple
+  /// DART's up-to-four TTBRs); 0 for a single root.
+  public var rootSelectBits: Int
+  /// Physical (output) address bits.
+  public var outputBits: Int
+
+  public init(
+    levels: [LevelGeometry], windows: [VirtualWindow], rootSelectBits: Int = 0, outputBits: Int
+  ) {
+    self.levels = levels
+    self.windows = windows
+    self.rootSelectBits = rootSelectBits
+    self.outputBits = outputBits
+  }
+
+  /// The smallest page size (the last level's leaf size).
+  public var granule: UInt64 { levels[levels.count - 1].leafSize }
+  /// Virtual-address bits a root table covers.
+  public var rootCoverageBits: Int { levels[0].shift + levels[0].indexBits }
+  /// How many root tables there are.
+  public var rootCount: Int { 1 << rootSelectBits }
+  /// Every leaf size the format can map, largest first.
+  public var leafSizes: [UInt64] { levels.filter { $0.allowsLeaf }.map { $0.leafSize } }
+
+  /// Checks the geometry is one the engine can walk; traps otherwise (a format
+  /// description is code, so a bad one is a bug, not bad input).
+  func validate() {
+    precondition(!levels.isEmpty && levels.count <= 6, "Geometry: 1 to 6 levels")
+    precondition(levels[levels.count - 1].allowsLeaf, "Geometry: the last level maps pages")
+    for i in 1..<levels.count {
+      precondition(
+        levels[i].shift + levels[i].indexBits == levels[i - 1].shift,
+        "Geometry: level \(i) must index exactly the bits below level \(i - 1)")
+    }
+    precondition(rootCoverageBits + rootSelectBits <= 64, "Geometry: index bits fit 64")
+    precondition(rootSelectBits <= 2, "Geometry: at most 4 roots")
+    precondition(!windows.isEmpty && windows.count <= 2, "Geometry: one or two windows")
+  }
+}

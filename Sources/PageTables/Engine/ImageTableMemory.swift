@@ -1,0 +1,155 @@
+/// Table memory that is one flat image at a chosen physical base address.
+///
+/// Use it to build tables for another machine's address space (a boot loader's
+/// prebuilt tables, written out as a file and loaded at `base`), for tests, or on
+/// bare metal where the image is the program's own RAM (identity mapped).
+///
+/// ```swift
+/// let image = ImageTableMemory(base: 0x4010_0000, byteCount: 1 << 20)
+/// let table = try PageTable(format: RISCVFormat(.sv48), memory: image)
+/// try table.map(virtualAddress: 0, physicalAddress: 0x8000_0000, size: 1 << 30,
+///               protection: .readWrite)
+/// let bytes = image.bytes          // load these at 0x4010_0000 and point satp at the root
+/// ```
+///
+/// Tables are carved from the image in address order (aligned to their size) and
+/// freed tables are reused by size. Each table's bookkeeping word lives in a side
+/// array, outside the image, so the image holds the hardware's tables and nothing
+/// else.
+///
+/// ## Invariants
+/// `storage` is valid for `byteCount` bytes; `words` has one word per
+/// `wordGranule` bytes of the image; `next` is the first never-used byte.
+@safe
+public final class ImageTableMemory: TableMemory, @unchecked Sendable {
+  /// The physical address of the image's first byte.
+  public let base: UInt64
+  /// The image's size in bytes.
+  public let byteCount: Int
+  let storage: UnsafeMutableRawPointer
+  let ownsStorage: Bool
+  let words: UnsafeMutableRawPointer
+  let lock = SpinLock()
+  var next = 0
+  var freeLists: [(byteCount: Int, offsets: [Int])] = []
+  var live = 0
+  var highWater = 0
+
+  /// Bytes of image per bookkeeping word: the smallest table handed out.
+  static var wordGranule: Int { 64 }
+
+  /// Makes a zeroed image of `byteCount` bytes that will be loaded at `base`.
+  public init(base: UInt64, byteCount: Int) {
+    precondition(byteCount > 0 && byteCount % 4096 == 0, "ImageTableMemory: whole 4 KiB pages")
+    self.base = base
+    self.byteCount = byteCount
+    // SAFETY: a fresh allocation of byteCount bytes, zeroed before use.
+    unsafe self.storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 65536)
+    unsafe storage.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+    self.ownsStorage = true
+    let wordBytes = byteCount / Self.wordGranule * 8
+    unsafe self.words = UnsafeMutableRawPointer.allocate(byteCount: wordBytes, alignment: 8)
+    unsafe words.initializeMemory(as: UInt8.self, repeating: 0, count: wordBytes)
+  }
+
+  /// Uses `byteCount` bytes at `storage` as the image, as they are: on bare metal,
+  /// RAM that the program's MMU maps at the same address (`base` is then
+  /// `storage`'s address).
+  ///
+  /// - Safety: `storage` must be valid for reads and writes of `byteCount` bytes,
+  ///   aligned to the largest table the format uses, zeroed, and used by nothing
+  ///   else while this object lives.
+  @unsafe
+  public init(base: UInt64, byteCount: Int, storage: UnsafeMutableRawPointer) {
+    self.base = base
+    self.byteCount = byteCount
+    unsafe self.storage = storage
+    self.ownsStorage = false
+    let wordBytes = byteCount / Self.wordGranule * 8
+    unsafe self.words = UnsafeMutableRawPointer.allocate(byteCount: wordBytes, alignment: 8)
+    unsafe words.initializeMemory(as: UInt8.self, repeating: 0, count: wordBytes)
+  }
+
+  deinit {
+    if ownsStorage { unsafe storage.deallocate() }
+    unsafe words.deallocate()
+  }
+
+  /// Tables currently allocated.
+  public var liveTables: Int { lock.withLock { live } }
+  /// The highest image offset ever used: the image's meaningful length.
+  public var usedBytes: Int { lock.withLock { highWater } }
+
+  /// A copy of the image's first `usedBytes` bytes (or `length` bytes).
+  public func bytes(length: Int? = nil) -> [UInt8] {
+    let count = min(length ?? usedBytes, byteCount)
+    // SAFETY: count <= byteCount, which the storage is valid for.
+    return unsafe [UInt8](UnsafeRawBufferPointer(start: storage, count: count))
+  }
+
+  /// Reads the 64-bit little-endian word at physical address `address`, or `nil`
+  /// if it is outside the image (for walking tables as hardware would).
+  public func readWord(at address: UInt64) -> UInt64? {
+    guard address >= base, address &- base <= UInt64(byteCount - 8), address & 7 == 0 else {
+      return nil
+    }
+    return unsafe storage.load(fromByteOffset: Int(address &- base), as: UInt64.self)
+  }
+
+  public func allocateTable(byteCount size: Int) -> UInt64? {
+    let size = max(size, Self.wordGranule)
+    let offset: Int? = lock.withLock {
+      if let list = freeLists.firstIndex(where: { $0.byteCount == size }),
+        let reused = freeLists[list].offsets.popLast()
+      {
+        live += 1
+        return reused
+      }
+      let aligned = (next + size - 1) & ~(size - 1)
+      guard aligned + size <= byteCount else { return nil }
+      next = aligned + size
+      highWater = max(highWater, next)
+      live += 1
+      return aligned
+    }
+    guard let offset else { return nil }
+    // SAFETY: [offset, offset + size) lies inside the image (checked above).
+    unsafe (storage + offset).initializeMemory(as: UInt8.self, repeating: 0, count: size)
+    unsafe (words + offset / Self.wordGranule * 8).storeBytes(of: 0, as: UInt64.self)
+    return base &+ UInt64(offset)
+  }
+
+  public func freeTable(at physicalAddress: UInt64, byteCount size: Int) {
+    let size = max(size, Self.wordGranule)
+    let offset = checkedOffset(physicalAddress, size)
+    lock.withLock {
+      live -= 1
+      if let list = freeLists.firstIndex(where: { $0.byteCount == size }) {
+        freeLists[list].offsets.append(offset)
+      } else {
+        freeLists.append((size, [offset]))
+      }
+    }
+  }
+
+  public func withTable<R>(at physicalAddress: UInt64, byteCount size: Int, _ body: (TableView) -> R)
+    -> R
+  {
+    let offset = checkedOffset(physicalAddress, max(size, Self.wordGranule))
+    // SAFETY: the table lies inside the image (checked) and its word inside `words`;
+    // entries are only accessed through the view's atomics.
+    let view = unsafe TableView(
+      entries: storage + offset, count: size / 8,
+      bookkeeping: words + offset / Self.wordGranule * 8)
+    return body(view)
+  }
+
+  @inline(__always)
+  func checkedOffset(_ physicalAddress: UInt64, _ size: Int) -> Int {
+    let offset = physicalAddress &- base
+    precondition(
+      physicalAddress >= base && offset <= UInt64(byteCount - size),
+      "ImageTableMemory: table address outside the image")
+    return Int(offset)
+  }
+}

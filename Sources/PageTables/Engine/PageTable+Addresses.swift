@@ -1,0 +1,57 @@
+extension PageTable {
+  /// Checks a virtual range and returns its start in index space (the address
+  /// with the bits above the table's index bits removed).
+  @inline(__always)
+  func locate(_ virtualAddress: UInt64, size: UInt64) throws(PageTableError) -> UInt64 {
+    guard size != 0 else { throw .zeroSize }
+    guard virtualAddress & (granule &- 1) == 0 else {
+      throw .misalignedVirtualAddress(virtualAddress)
+    }
+    guard size & (granule &- 1) == 0 else { throw .misalignedSize(size) }
+    let (last, overflow) = virtualAddress.addingReportingOverflow(size &- 1)
+    guard !overflow else { throw .addressOverflow(address: virtualAddress, size: size) }
+    var inside = false
+    for window in windows where window.contains(virtualAddress) && window.contains(last) {
+      inside = true
+    }
+    guard inside else { throw .virtualAddressOutOfRange(virtualAddress) }
+    return virtualAddress & indexMask
+  }
+
+  /// Checks a physical range against the format's granule and output size.
+  @inline(__always)
+  func checkOutput(_ physicalAddress: UInt64, size: UInt64) throws(PageTableError) {
+    guard physicalAddress & (granule &- 1) == 0 else {
+      throw .misalignedPhysicalAddress(physicalAddress)
+    }
+    let (last, overflow) = physicalAddress.addingReportingOverflow(size &- 1)
+    guard !overflow, last < outputLimit || outputLimit == ~0 else {
+      throw .physicalAddressOutOfRange(physicalAddress)
+    }
+  }
+
+  /// The virtual address an index-space address stands for.
+  @inline(__always)
+  func externalAddress(_ indexAddress: UInt64) -> UInt64 {
+    for window in windows {
+      let candidate = (window.first & ~indexMask) | indexAddress
+      if window.contains(candidate) { return candidate }
+    }
+    return indexAddress
+  }
+
+  /// The root table covering an index-space address, and the address its index 0 covers.
+  @inline(__always)
+  func root(for indexAddress: UInt64) -> (address: UInt64, base: UInt64) {
+    let root = Int(truncatingIfNeeded: indexAddress >> UInt64(rootCoverageBits))
+    return (rootTables[root], UInt64(root) << UInt64(rootCoverageBits))
+  }
+
+  /// The end (exclusive) of the index-space range a table at `level` based at `base`
+  /// covers, or `~0` if that is 2^64.
+  @inline(__always)
+  func tableEnd(level: Int, base: UInt64) -> UInt64 {
+    let coverage = levels[level].coverage
+    return coverage == 0 ? ~0 : base &+ coverage
+  }
+}

@@ -1,0 +1,255 @@
+/// Receives what a removal did, so TLB invalidation and table freeing can follow.
+@usableFromInline
+protocol RemovalSink: ~Copyable {
+  /// Whether emptied tables are unlinked (and handed to ``unlinked(table:byteCount:)``).
+  var unlinksTables: Bool { get }
+  /// `[start, start + size)` (external addresses) stopped translating, or changed
+  /// its leaves; leaves were at most `granule` bytes.
+  mutating func removed(start: UInt64, size: UInt64, granule: UInt64)
+  /// A table was unlinked; it may be freed once the TLB no longer holds it.
+  mutating func unlinked(table: UInt64, byteCount: Int)
+}
+
+/// The sink of a failed `map`'s rollback: the leaves it removes were never
+/// reported as mapped, so there is nothing to invalidate, and its tables stay.
+@usableFromInline
+struct RollbackSink: RemovalSink {
+  @usableFromInline var unlinksTables: Bool { false }
+  @usableFromInline init() {}
+  @usableFromInline mutating func removed(start: UInt64, size: UInt64, granule: UInt64) {}
+  @usableFromInline mutating func unlinked(table: UInt64, byteCount: Int) {}
+}
+
+extension TLBGather: RemovalSink {
+  @usableFromInline var unlinksTables: Bool { true }
+  @usableFromInline mutating func removed(start: UInt64, size: UInt64, granule: UInt64) {
+    add(start: start, size: size, granule: granule)
+  }
+  @usableFromInline mutating func unlinked(table: UInt64, byteCount: Int) {
+    addFreedTable(at: table, byteCount: byteCount)
+  }
+}
+
+/// The result of removing a range from one table.
+@usableFromInline
+struct RemovalResult {
+  /// Bytes that were mapped and no longer are.
+  @usableFromInline var bytes: UInt64
+  /// Whether the table has no live entries left.
+  @usableFromInline var emptied: Bool
+  /// Whether table memory ran out while splitting a block.
+  @usableFromInline var outOfMemory: Bool
+}
+
+extension PageTable {
+  /// Unmaps every mapping inside `[virtualAddress, virtualAddress + size)`.
+  ///
+  /// Holes are skipped. A block (or contiguous run) that lies partly inside the
+  /// range is first split into the next size down (the run broken into plain
+  /// leaves), with the whole block added to `gather`; the part outside the range
+  /// stays mapped. Tables left empty are unlinked and handed to `gather`; they are
+  /// freed by ``flush(_:)`` after the TLB invalidation.
+  ///
+  /// - Returns: the number of bytes that were mapped and no longer are.
+  /// - Throws: a range error before anything changes, or
+  ///   ``PageTableError/outOfTableMemory`` if splitting a block needed a table and
+  ///   none was left; the part of the range before that block was unmapped (and is
+  ///   in `gather`).
+  @discardableResult
+  public func unmap<Invalidator: TLBInvalidator>(
+    virtualAddress: UInt64, size: UInt64, gather: inout TLBGather<Invalidator>
+  ) throws(PageTableError) -> UInt64 {
+    let start = try locate(virtualAddress, size: size)
+    enterOperation()
+    defer { exitOperation() }
+    let result = removeRange(start: start, end: start &+ size, sink: &gather)
+    if result.outOfMemory { throw .outOfTableMemory }
+    return result.bytes
+  }
+
+  /// Invalidates the TLB for everything `gather` collected, then frees the tables it
+  /// holds (once no operation in flight can still reach them).
+  public func flush<Invalidator: TLBInvalidator>(_ gather: inout TLBGather<Invalidator>) {
+    enterOperation()
+    gather.invalidatePending()
+    retire(gather.takeFreedTables())
+    exitOperation()
+  }
+
+  /// Removes `[start, end)` (index space) from every root.
+  @usableFromInline
+  func removeRange<Sink: RemovalSink & ~Copyable>(start: UInt64, end: UInt64, sink: inout Sink)
+    -> RemovalResult
+  {
+    var total = RemovalResult(bytes: 0, emptied: false, outOfMemory: false)
+    var position = start
+    while position < end {
+      let (rootAddress, base) = root(for: position)
+      let rootEnd = min(end, tableEnd(level: 0, base: base))
+      let result = memory.withTable(at: rootAddress, byteCount: levels[0].tableBytes) { view in
+        removeInTable(view, level: 0, base: base, start: position, end: rootEnd, sink: &sink)
+      }
+      total.bytes &+= result.bytes
+      if result.outOfMemory {
+        total.outOfMemory = true
+        break
+      }
+      position = rootEnd
+    }
+    return total
+  }
+
+  /// Removes `[start, end)` from the table `view` of `level` based at `base`.
+  @usableFromInline
+  func removeInTable<Sink: RemovalSink & ~Copyable>(
+    _ view: TableView, level: Int, base: UInt64, start: UInt64, end: UInt64, sink: inout Sink
+  ) -> RemovalResult {
+    let geometry = levels[level]
+    let shift = UInt64(geometry.shift)
+    let leafSize = geometry.leafSize
+    let limit = min(end, tableEnd(level: level, base: base))
+    var position = max(start, base)
+    var cleared: UInt64 = 0
+    var bytes: UInt64 = 0
+    var outOfMemory = false
+    // Leaves cleared back to back are reported as one range.
+    var pendingStart: UInt64 = 0
+    var pendingEnd: UInt64 = 0
+
+    while position < limit {
+      let index = Int(truncatingIfNeeded: (position &- base) >> shift)
+      let slot = base &+ (UInt64(index) << shift)
+      let slotEnd = slot &+ leafSize
+      var entry = view.load(index)
+      switch format.kind(of: entry, level: level) {
+      case .empty:
+        position = slotEnd
+
+      case .leaf:
+        let run = geometry.contiguousRun
+        if run > 1 && format.isContiguous(entry, level: level) {
+          let runBytes = leafSize &* UInt64(run)
+          let runStart = slot & ~(runBytes &- 1)
+          if position > runStart || limit < runStart &+ runBytes {
+            breakRun(view, level: level, base: base, runStart: runStart)
+            sink.removed(start: externalAddress(runStart), size: runBytes, granule: leafSize)
+            entry = view.load(index)
+          }
+        }
+        if position == slot && slotEnd <= limit {
+          view.store(index, 0)
+          cleared &+= 1
+          bytes &+= leafSize
+          if pendingEnd == slot && pendingEnd != pendingStart {
+            pendingEnd = slotEnd
+          } else {
+            if pendingEnd != pendingStart {
+              sink.removed(
+                start: externalAddress(pendingStart), size: pendingEnd &- pendingStart,
+                granule: leafSize)
+            }
+            pendingStart = slot
+            pendingEnd = slotEnd
+          }
+          position = slotEnd
+        } else {
+          // Part of a block: split it into the next size down, then go on inside.
+          guard split(view, level: level, index: index, entry: entry, slot: slot) else {
+            outOfMemory = true
+            position = limit
+            break
+          }
+          sink.removed(start: externalAddress(slot), size: leafSize, granule: leafSize)
+        }
+
+      case .table:
+        let childLevel = level + 1
+        let childBytes = levels[childLevel].tableBytes
+        let childAddress = format.tableAddress(of: entry, level: level)
+        let stop = min(limit, slotEnd)
+        var unlink = false
+        let result = memory.withTable(at: childAddress, byteCount: childBytes) { child in
+          var result = removeInTable(
+            child, level: childLevel, base: slot, start: position, end: stop, sink: &sink)
+          if result.emptied && sink.unlinksTables {
+            // Claim the empty table; a mapper that reserved an entry first wins.
+            unlink = child.exchangeWord(expected: 0, desired: deadTableBit).exchanged
+          }
+          result.emptied = false
+          return result
+        }
+        bytes &+= result.bytes
+        if unlink {
+          view.store(index, 0)
+          cleared &+= 1
+          sink.removed(
+            start: externalAddress(slot), size: leafSize, granule: levels[childLevel].leafSize)
+          sink.unlinked(table: childAddress, byteCount: childBytes)
+        }
+        if result.outOfMemory {
+          outOfMemory = true
+          position = limit
+        } else {
+          position = stop
+        }
+      }
+    }
+    if pendingEnd != pendingStart {
+      sink.removed(
+        start: externalAddress(pendingStart), size: pendingEnd &- pendingStart, granule: leafSize)
+    }
+    let word = cleared == 0 ? view.word : view.subtractFromWord(cleared)
+    return RemovalResult(bytes: bytes, emptied: word == 0 && level != 0, outOfMemory: outOfMemory)
+  }
+
+  /// Replaces the leaf at `index` (a block of `level`) with a table of the next
+  /// level's leaves mapping the same range with the same protection.
+  func split(_ view: TableView, level: Int, index: Int, entry: UInt64, slot: UInt64) -> Bool {
+    let childLevel = level + 1
+    let child = levels[childLevel]
+    precondition(
+      child.allowsLeaf, "PageTable.split: the level below a block must allow leaves")
+    guard let table = memory.allocateTable(byteCount: child.tableBytes) else { return false }
+    let protection = format.protection(of: entry, level: level)
+    let template: UInt64
+    do {
+      template = try format.leafTemplate(for: protection, level: childLevel)
+    } catch {
+      fatalError("PageTable.split: the format cannot re-encode a protection it decoded")
+    }
+    let base = format.outputAddress(of: entry, level: level, virtualAddress: slot)
+    memory.withTable(at: table, byteCount: child.tableBytes) { newTable in
+      for k in 0..<child.entryCount {
+        newTable.store(
+          k,
+          format.leafEntry(
+            template: template, physicalAddress: base &+ UInt64(k) &* child.leafSize,
+            level: childLevel))
+      }
+      newTable.setWord(UInt64(child.entryCount))
+    }
+    let replaced = view.compareExchange(
+      index, expected: entry, desired: format.tableEntry(pointingTo: table, level: level))
+    precondition(
+      replaced.exchanged,
+      "PageTable.unmap: a block changed while being split (overlapping concurrent operations)")
+    return true
+  }
+
+  /// Rewrites every member of the contiguous run starting at `runStart` as a plain
+  /// leaf (the break of break-before-make is the caller's invalidation).
+  func breakRun(_ view: TableView, level: Int, base: UInt64, runStart: UInt64) {
+    let geometry = levels[level]
+    let first = Int(truncatingIfNeeded: (runStart &- base) >> UInt64(geometry.shift))
+    for k in 0..<geometry.contiguousRun {
+      let entry = view.load(first &+ k)
+      guard format.kind(of: entry, level: level) == .leaf else { continue }
+      let memberAddress = runStart &+ UInt64(k) &* geometry.leafSize
+      let physicalAddress = format.outputAddress(
+        of: entry, level: level, virtualAddress: memberAddress)
+      view.store(
+        first &+ k,
+        format.breakingContiguity(entry, level: level, physicalAddress: physicalAddress))
+    }
+  }
+}

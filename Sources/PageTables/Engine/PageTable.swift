@@ -1,0 +1,158 @@
+import Synchronization
+
+/// A hardware page table: a tree of tables in ``TableMemory``, shaped and encoded
+/// by a ``PageTableFormat``.
+///
+/// ```swift
+/// let table = try PageTable(format: ARM64Format(granule: .k4, inputBits: 48),
+///                           memory: ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20))
+/// try table.map(virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000,
+///               size: 0x20_0000, protection: .readWrite)        // one 2 MiB block
+/// table.translate(0x20_1234)?.physicalAddress                   // 0x8020_1234
+/// var gather = TLBGather(invalidator: myTLB)
+/// try table.unmap(virtualAddress: 0x20_0000, size: 0x20_0000, gather: &gather)
+/// table.flush(&gather)                                          // TLBI, then free tables
+/// ```
+///
+/// ## Concurrency
+/// `map`, `unmap`, `translate`, walks and `readAndClearDirty` may run on several
+/// threads at once on *disjoint* virtual ranges; no global lock is taken. A new
+/// table is installed with compare-and-swap (the loser frees its own); each table's
+/// live-entry count lives in its bookkeeping word, and a table whose count drops to
+/// zero is marked dead with compare-and-swap before it is unlinked, so a racing
+/// mapper sees the mark and walks again from the root. Unlinked tables are freed
+/// only after ``flush(_:)`` invalidated the TLB *and* every operation that could
+/// still hold a pointer to them has finished (a quiescent-state check on an
+/// operation counter). Operations on overlapping ranges must be serialised by the
+/// caller, as with every hardware page-table library.
+///
+/// ## Invariants
+/// - A table's bookkeeping word counts its non-empty entries (plus in-flight
+///   reservations of mappers about to fill entries); bit 63 marks it dead.
+/// - A dead table is unreachable from the roots or about to be; it is freed only
+///   through the reclamation list.
+/// - Roots are never freed before `deinit`.
+public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unchecked Sendable {
+  /// The format description.
+  public let format: Format
+  /// The memory that holds the tables.
+  public let memory: Memory
+  /// The options the table was made with.
+  public let options: PageTableOptions
+
+  @usableFromInline let levels: InlineArray<6, LevelGeometry>
+  @usableFromInline let levelCount: Int
+  @usableFromInline let indexMask: UInt64
+  @usableFromInline let rootCoverageBits: Int
+  @usableFromInline let granule: UInt64
+  @usableFromInline let windows: [VirtualWindow]
+  @usableFromInline let outputLimit: UInt64
+  @usableFromInline var rootTables: InlineArray<4, UInt64>
+  /// Number of root tables.
+  public let rootCount: Int
+
+  // Reclamation: operations in flight, and tables waiting for a quiescent moment.
+  let activeOperations = Atomic<Int>(0)
+  let retireSequence = Atomic<UInt64>(0)
+  let retiredLock = SpinLock()
+  var retired: [RetiredTable] = []
+
+  /// Creates an empty table: allocates the root table(s), nothing else.
+  public init(format: Format, memory: Memory, options: PageTableOptions = PageTableOptions())
+    throws(PageTableError)
+  {
+    let geometry = format.geometry
+    geometry.validate()
+    self.format = format
+    self.memory = memory
+    self.options = options
+    var levels = InlineArray<6, LevelGeometry>(
+      repeating: LevelGeometry(shift: 0, indexBits: 0, allowsLeaf: false))
+    for i in 0..<geometry.levels.count { levels[i] = geometry.levels[i] }
+    self.levels = levels
+    self.levelCount = geometry.levels.count
+    self.rootCoverageBits = geometry.rootCoverageBits
+    let indexBits = geometry.rootCoverageBits + geometry.rootSelectBits
+    self.indexMask = indexBits >= 64 ? ~0 : (1 << UInt64(indexBits)) - 1
+    self.granule = geometry.granule
+    self.windows = geometry.windows
+    self.outputLimit = geometry.outputBits >= 64 ? ~0 : 1 << UInt64(geometry.outputBits)
+    self.rootCount = geometry.rootCount
+    self.rootTables = InlineArray(repeating: 0)
+    let rootBytes = geometry.levels[0].tableBytes
+    for r in 0..<geometry.rootCount {
+      guard let root = memory.allocateTable(byteCount: rootBytes) else {
+        for done in 0..<r { memory.freeTable(at: rootTables[done], byteCount: rootBytes) }
+        throw .outOfTableMemory
+      }
+      rootTables[r] = root
+    }
+  }
+
+  /// The physical address of root table `index` (what a TTBR, CR3 or `satp` holds).
+  public func rootAddress(_ index: Int = 0) -> UInt64 {
+    precondition(index >= 0 && index < rootCount, "PageTable: root index out of range")
+    return rootTables[index]
+  }
+
+  /// The geometry of `level`.
+  public func level(_ level: Int) -> LevelGeometry { levels[level] }
+  /// The number of levels.
+  public var depth: Int { levelCount }
+
+  deinit {
+    tearDown()
+  }
+}
+
+/// How a ``PageTable`` behaves at its edges.
+public struct PageTableOptions: Sendable {
+  /// Trap when the table is freed with live leaf mappings (for tests), instead of
+  /// reporting each leaked range.
+  public var trapOnLeakedMappings: Bool
+  /// Map naturally aligned runs with the format's contiguous encoding (ARM64
+  /// contiguous hint, RISC-V Svnapot) where the format has one.
+  public var useContiguousRuns: Bool
+  /// Receives each leaked range when the table is freed with live mappings; the
+  /// default prints it.
+  public var leakReporter: (@Sendable (MappingRun) -> Void)?
+
+  public init(
+    trapOnLeakedMappings: Bool = false, useContiguousRuns: Bool = true,
+    leakReporter: (@Sendable (MappingRun) -> Void)? = nil
+  ) {
+    self.trapOnLeakedMappings = trapOnLeakedMappings
+    self.useContiguousRuns = useContiguousRuns
+    self.leakReporter = leakReporter
+  }
+}
+
+/// What a virtual address translates to.
+public struct Translation: Hashable, Sendable {
+  /// The physical address of the byte.
+  public var physicalAddress: UInt64
+  /// The size of the page or block that maps it.
+  public var pageSize: UInt64
+  /// The level of the leaf (0 is the root).
+  public var level: Int
+  /// What the mapping allows.
+  public var protection: Protection
+  /// The raw leaf entry.
+  public var entry: UInt64
+}
+
+/// A run of virtual addresses mapped to contiguous physical addresses with one
+/// protection, as walks and dumps report them.
+public struct MappingRun: Hashable, Sendable {
+  public var virtualAddress: UInt64
+  public var physicalAddress: UInt64
+  public var size: UInt64
+  public var protection: Protection
+  public init(virtualAddress: UInt64, physicalAddress: UInt64, size: UInt64, protection: Protection)
+  {
+    self.virtualAddress = virtualAddress
+    self.physicalAddress = physicalAddress
+    self.size = size
+    self.protection = protection
+  }
+}

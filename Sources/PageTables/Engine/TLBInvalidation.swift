@@ -1,0 +1,104 @@
+/// The TLB maintenance a page table's user performs when the engine asks.
+///
+/// Implement it with the hardware's instructions (`TLBI` on ARM64, `INVLPG` on
+/// x86-64, `SFENCE.VMA` on RISC-V), a driver's invalidation commands, or, in tests,
+/// a model that records what was asked. Linux's `iommu_flush_ops` is the model.
+public protocol TLBInvalidator {
+  /// Invalidates every translation of the address space.
+  mutating func invalidateAll()
+  /// Invalidates the translations of `[start, start + size)`, each at most
+  /// `granule` bytes large. `leafOnly` is false when tables were freed, so cached
+  /// intermediate walk entries must go too.
+  mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool)
+}
+
+/// A batch of TLB invalidations and freed tables, flushed together.
+///
+/// `unmap` adds every range it removes; adjacent ranges of the same granule merge
+/// into one, as Linux's `iommu_iotlb_gather` does, and a disjoint range first
+/// flushes the batch. Tables that unmap emptied and unlinked are held here until
+/// ``PageTable/flush(_:)`` has invalidated the TLB: only then may the hardware no
+/// longer reach them, so only then are they freed.
+///
+/// A gather is `~Copyable` and must be flushed before it is dropped; dropping one
+/// with pending work traps, since it would leak tables and leave stale TLB entries.
+public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
+  /// The invalidator that receives the batch's invalidations.
+  public var invalidator: Invalidator
+  /// The start of the pending range.
+  public private(set) var start: UInt64 = 0
+  /// The end (exclusive) of the pending range; equal to `start` when empty.
+  public private(set) var end: UInt64 = 0
+  /// The largest granule added to the pending range.
+  public private(set) var granule: UInt64 = 0
+  /// Whether tables were unlinked, so walk caches must be invalidated.
+  public private(set) var freesTables = false
+  /// Tables unlinked from the tree and waiting for the flush: (address, bytes).
+  public internal(set) var freedTables: [(address: UInt64, byteCount: Int)] = []
+  /// How many times the batch was handed to the invalidator.
+  public private(set) var flushCount = 0
+
+  public init(invalidator: Invalidator) {
+    self.invalidator = invalidator
+  }
+
+  /// Whether nothing is pending.
+  public var isEmpty: Bool { start == end && freedTables.isEmpty }
+
+  /// Adds `[start, start + size)` mapped with `granule`-sized leaves. A range that
+  /// neither touches the pending one nor has its granule first flushes the batch's
+  /// invalidation (not its tables, which wait for ``PageTable/flush(_:)``).
+  public mutating func add(start newStart: UInt64, size: UInt64, granule newGranule: UInt64) {
+    let newEnd = newStart &+ size
+    if start == end {
+      start = newStart
+      end = newEnd
+      granule = newGranule
+      return
+    }
+    if newGranule == granule && (newStart == end || newEnd == start) {
+      start = min(start, newStart)
+      end = max(end, newEnd)
+      return
+    }
+    invalidatePending()
+    start = newStart
+    end = newEnd
+    granule = newGranule
+  }
+
+  /// Records a table that was unlinked (its range must also be added).
+  public mutating func addFreedTable(at address: UInt64, byteCount: Int) {
+    freesTables = true
+    freedTables.append((address, byteCount))
+  }
+
+  /// Hands the pending range to the invalidator and empties it.
+  mutating func invalidatePending() {
+    guard start != end || freesTables else { return }
+    if start != end {
+      invalidator.invalidate(
+        start: start, size: end &- start, granule: granule, leafOnly: !freesTables)
+    } else {
+      invalidator.invalidateAll()
+    }
+    flushCount += 1
+    start = 0
+    end = 0
+    granule = 0
+    freesTables = false
+  }
+
+  /// Takes the freed tables out of the gather.
+  mutating func takeFreedTables() -> [(address: UInt64, byteCount: Int)] {
+    let tables = freedTables
+    freedTables = []
+    return tables
+  }
+
+  deinit {
+    if start != end || !freedTables.isEmpty {
+      fatalError("TLBGather dropped with pending invalidations: call PageTable.flush(_:) first")
+    }
+  }
+}

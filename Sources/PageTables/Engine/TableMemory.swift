@@ -1,0 +1,133 @@
+import Synchronization
+
+/// The memory that holds a page table's tables.
+///
+/// The engine asks it for zeroed tables, reaches a table's entries through it by
+/// physical address, and gives tables back when they are empty. Conformances:
+/// `PhysicalPageTableMemory` (in `PhysicalPageTables`) follows the page layer's
+/// lifecycle: allocate a zeroed page, turn it into its physical address, borrow it
+/// to edit entries, take it back to free it. ``ImageTableMemory`` is a flat image
+/// at a chosen physical base (a boot loader's prebuilt tables, or a bare-metal
+/// program's own RAM).
+///
+/// Besides the entries, each table has one 64-bit bookkeeping word that lives
+/// outside the table (for the page layer, in the table page's descriptor): the
+/// engine keeps the table's count of live entries there.
+public protocol TableMemory: Sendable {
+  /// A zeroed table of `byteCount` bytes (a power of two, at least 8), aligned to
+  /// `byteCount`, with its bookkeeping word set to 0; `nil` when memory ran out.
+  func allocateTable(byteCount: Int) -> UInt64?
+  /// Gives back a table obtained from ``allocateTable(byteCount:)``. The engine
+  /// frees only tables whose entries are all empty and that no walker can reach.
+  func freeTable(at physicalAddress: UInt64, byteCount: Int)
+  /// Runs `body` with a view of the table at `physicalAddress`'s entries and
+  /// bookkeeping word. The engine only passes addresses of tables it allocated
+  /// and has not freed.
+  func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R) -> R
+}
+
+/// Access to one table's entries and its bookkeeping word, for the engine.
+///
+/// Entries are read and written with atomic operations, so concurrent walkers on
+/// disjoint ranges and the hardware's own updates (accessed and dirty bits) are
+/// never torn. Relaxed loads and stores compile to plain moves.
+///
+/// ## Invariants
+/// `entries` points at `count` 8-byte aligned entries and `bookkeeping` at one
+/// 8-byte word, both valid for the duration of the `withTable` call that made the
+/// view.
+@safe
+public struct TableView {
+  @usableFromInline let entries: UnsafeMutablePointer<Atomic<UInt64>>
+  @usableFromInline let bookkeeping: UnsafeMutablePointer<Atomic<UInt64>>
+  /// The number of entries.
+  public let count: Int
+
+  /// Makes a view of `count` entries at `entries` and the word at `bookkeeping`.
+  ///
+  /// - Safety: both pointers must be 8-byte aligned, valid for reads and writes of
+  ///   `count` entries and one word, and stay so until the view is dropped; nothing
+  ///   may access that memory non-atomically meanwhile.
+  @unsafe
+  public init(entries: UnsafeMutableRawPointer, count: Int, bookkeeping: UnsafeMutableRawPointer) {
+    unsafe self.entries = entries.bindMemory(to: Atomic<UInt64>.self, capacity: count)
+    unsafe self.bookkeeping = bookkeeping.bindMemory(to: Atomic<UInt64>.self, capacity: 1)
+    self.count = count
+  }
+
+  @inline(__always)
+  func check(_ index: Int) {
+    assert(index >= 0 && index < count, "TableView: entry index out of range")
+  }
+
+  /// The entry at `index` (relaxed).
+  @inline(__always)
+  public func load(_ index: Int) -> UInt64 {
+    check(index)
+    // SAFETY: the view's invariant covers entries[0..<count]; index was checked in
+    // debug builds and is derived from a masked virtual address in the engine.
+    return unsafe entries[index].load(ordering: .relaxed)
+  }
+
+  /// The entry at `index`, ordered after the store that published it (acquire).
+  @inline(__always)
+  public func loadAcquiring(_ index: Int) -> UInt64 {
+    check(index)
+    return unsafe entries[index].load(ordering: .acquiring)
+  }
+
+  /// Stores `value` at `index` (relaxed).
+  @inline(__always)
+  public func store(_ index: Int, _ value: UInt64) {
+    check(index)
+    unsafe entries[index].store(value, ordering: .relaxed)
+  }
+
+  /// Stores `value` at `index`, publishing earlier writes (release).
+  @inline(__always)
+  public func storeReleasing(_ index: Int, _ value: UInt64) {
+    check(index)
+    unsafe entries[index].store(value, ordering: .releasing)
+  }
+
+  /// Replaces `expected` with `desired` at `index` if it is still there; returns the
+  /// value found (equal to `expected` on success).
+  @inline(__always)
+  public func compareExchange(_ index: Int, expected: UInt64, desired: UInt64) -> (
+    exchanged: Bool, original: UInt64
+  ) {
+    check(index)
+    return unsafe entries[index].compareExchange(
+      expected: expected, desired: desired, ordering: .acquiringAndReleasing)
+  }
+
+  /// The bookkeeping word.
+  @inline(__always)
+  public var word: UInt64 { unsafe bookkeeping.pointee.load(ordering: .acquiring) }
+
+  /// Sets the bookkeeping word (only for a table nobody else can see yet).
+  @inline(__always)
+  public func setWord(_ value: UInt64) {
+    unsafe bookkeeping.pointee.store(value, ordering: .releasing)
+  }
+
+  /// Adds to the bookkeeping word; returns the new value.
+  @inline(__always)
+  public func addToWord(_ delta: UInt64) -> UInt64 {
+    unsafe bookkeeping.pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
+  }
+
+  /// Subtracts from the bookkeeping word; returns the new value.
+  @inline(__always)
+  public func subtractFromWord(_ delta: UInt64) -> UInt64 {
+    unsafe bookkeeping.pointee.wrappingSubtract(delta, ordering: .acquiringAndReleasing).newValue
+  }
+
+  /// Compare-and-swap on the bookkeeping word.
+  @inline(__always)
+  public func exchangeWord(expected: UInt64, desired: UInt64) -> (exchanged: Bool, original: UInt64)
+  {
+    unsafe bookkeeping.pointee.compareExchange(
+      expected: expected, desired: desired, ordering: .acquiringAndReleasing)
+  }
+}

@@ -1,0 +1,284 @@
+import CPageMemory
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The machine's mappings and allocator state, shared by ``PhysicalMemory`` and
+/// every ``Page``.
+///
+/// `PhysicalMemory` is the public handle; this object owns the memfd, the direct map,
+/// the descriptor array, the buddy allocator and the vmalloc area. Pages refer to it
+/// with `unowned(unsafe)` (so they stay trivially destructible); it is therefore
+/// kept alive for good when the handle goes away while blocks are still allocated
+/// (see ``PhysicalMemory``'s deinit), which keeps every surviving page valid.
+///
+/// ## Invariants
+/// - `directMap` maps the whole memfd (`frameCount * pageSize` bytes) shared, and
+///   `descriptors` covers `frameCount` descriptors, for this object's lifetime.
+/// - `id` is unique in the process; per-thread caches key their slots by it.
+@safe final class MemoryCore: @unchecked Sendable {
+  let id: UInt64
+  let configuration: PhysicalMemory.Configuration
+  let pageSize: Int
+  let pageShift: Int
+  let frameCount: Int
+  let baseFrame: UInt64
+  let fd: Int32
+  let directMap: UnsafeMutableRawPointer
+  let descriptors: UnsafeMutablePointer<PageDescriptor>
+  let descriptorByteCount: Int
+  let poison: Bool
+  let recordSites: Bool
+  let buddy: Mutex<BuddyAllocator>
+  let sites: Mutex<[Int: AllocationSite]>
+  let vmalloc: Mutex<VmallocArea>
+
+  private static let nextID = Atomic<UInt64>(1)
+  /// Cores kept alive because pages outlived their `PhysicalMemory` (see its deinit).
+  private static let keptAlive = Mutex<[MemoryCore]>([])
+
+  init(configuration: PhysicalMemory.Configuration) throws(PageError) {
+    try configuration.validate()
+    self.configuration = configuration
+    id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    pageSize = configuration.pageSize
+    pageShift = configuration.pageSize.trailingZeroBitCount
+    frameCount = configuration.byteCount / configuration.pageSize
+    baseFrame = configuration.baseAddress.rawValue >> UInt64(pageShift)
+    poison = configuration.poisonFreedPages
+    recordSites = configuration.recordAllocationSites
+
+    let fd = unsafe cpm_memfd_create("PhysicalMemory")
+    guard fd >= 0 else { throw .systemCallFailed("memfd_create", errno: cpm_errno()) }
+    guard cpm_ftruncate(fd, Int64(configuration.byteCount)) == 0 else {
+      let error = cpm_errno()
+      _ = cpm_close(fd)
+      throw .systemCallFailed("ftruncate", errno: error)
+    }
+    guard let directMap = unsafe cpm_map_shared(fd, configuration.byteCount, 0) else {
+      let error = cpm_errno()
+      _ = cpm_close(fd)
+      throw .systemCallFailed("mmap(direct map)", errno: error)
+    }
+    let host = cpm_host_page_size()
+    let descriptorBytes =
+      (frameCount * MemoryLayout<PageDescriptor>.stride + host - 1) / host * host
+    guard let rawDescriptors = unsafe cpm_map_anonymous_noreserve(descriptorBytes) else {
+      let error = cpm_errno()
+      _ = unsafe cpm_unmap(directMap, configuration.byteCount)
+      _ = cpm_close(fd)
+      throw .systemCallFailed("mmap(descriptors)", errno: error)
+    }
+    self.fd = fd
+    unsafe self.directMap = directMap
+    descriptorByteCount = descriptorBytes
+    // SAFETY: fresh anonymous memory reads as zero, which is a valid value of every
+    // field of `PageDescriptor` (three atomics); binding does not touch it.
+    let descriptors = unsafe rawDescriptors.bindMemory(
+      to: PageDescriptor.self, capacity: frameCount)
+    unsafe self.descriptors = descriptors
+    buddy = Mutex(
+      unsafe BuddyAllocator(
+        descriptors: descriptors, frameCount: frameCount,
+        poisonBase: configuration.poisonFreedPages ? directMap : nil,
+        pageSize: configuration.pageSize))
+    sites = Mutex([:])
+    vmalloc = Mutex(
+      VmallocArea(byteCount: configuration.vmallocAreaByteCount, pageSize: configuration.pageSize))
+  }
+
+  deinit {
+    vmalloc.withLock { area in area.releaseReservation() }
+    _ = unsafe cpm_unmap(UnsafeMutableRawPointer(descriptors), descriptorByteCount)
+    _ = unsafe cpm_unmap(directMap, configuration.byteCount)
+    _ = cpm_close(fd)
+  }
+
+  /// Keeps `core` alive until the process exits.
+  static func keepAlive(_ core: MemoryCore) {
+    keptAlive.withLock { $0.append(core) }
+  }
+
+  // MARK: Descriptors and addresses
+
+  /// The descriptor of frame `index` (0-based from the start of RAM).
+  @inline(__always)
+  func descriptor(_ index: Int) -> UnsafeMutablePointer<PageDescriptor> {
+    unsafe descriptors + index
+  }
+
+  @inline(__always)
+  func flags(_ index: Int) -> DescriptorFlags {
+    DescriptorFlags(rawValue: unsafe descriptors[index].flags.load(ordering: .relaxed))
+  }
+
+  @inline(__always)
+  func setFlags(_ index: Int, _ flags: DescriptorFlags) {
+    unsafe descriptors[index].flags.store(flags.rawValue, ordering: .relaxed)
+  }
+
+  /// The page frame number (`address / pageSize`) of frame `index`.
+  @inline(__always)
+  func frameNumber(_ index: Int) -> UInt64 { baseFrame + UInt64(index) }
+
+  @inline(__always)
+  func physicalAddress(_ index: Int) -> PhysicalAddress {
+    PhysicalAddress(frameNumber(index) << UInt64(pageShift))
+  }
+
+  /// The direct-map address of frame `index`.
+  @inline(__always)
+  func directMapAddress(_ index: Int) -> UnsafeMutableRawPointer {
+    unsafe directMap + (index << pageShift)
+  }
+
+  /// The frame index of a physical address: checked for RAM and page alignment.
+  func index(of address: PhysicalAddress) throws(PageError) -> Int {
+    let base = configuration.baseAddress.rawValue
+    guard address.rawValue >= base, address.rawValue - base < UInt64(configuration.byteCount)
+    else { throw .addressOutsideRAM(address) }
+    guard address.rawValue & UInt64(pageSize - 1) == 0 else { throw .misalignedAddress(address) }
+    return Int((address.rawValue - base) >> UInt64(pageShift))
+  }
+
+  /// The head of the allocated block containing frame `index`, with its order, or nil.
+  func allocatedBlock(containing index: Int) -> (head: Int, order: Int)? {
+    for order in 0...PhysicalMemory.maxOrder {
+      let head = index & ~((1 << order) - 1)
+      let flags = flags(head)
+      if flags.state != .tail {
+        guard flags.state == .allocated, flags.order >= order else { return nil }
+        return (head, flags.order)
+      }
+    }
+    return nil
+  }
+
+  // MARK: Allocation
+
+  /// Allocates a block and returns its head index with one reference.
+  @inline(__always)
+  func allocate(order: Int, zeroed: Bool, site: AllocationSite?) throws(PageError) -> Int {
+    guard order >= 0 && order <= PhysicalMemory.maxOrder else { throw .invalidOrder(order) }
+    let index: Int
+    if order == 0, let slot = unsafe PerThreadPageCache.slot(for: self) {
+      guard let cached = unsafe PerThreadPageCache.pop(slot, core: self) else {
+        throw .outOfMemory(order: 0)
+      }
+      index = cached
+    } else {
+      guard let taken = buddy.withLock({ $0.allocate(order: order, as: .allocated) }) else {
+        throw .outOfMemory(order: order)
+      }
+      index = taken
+    }
+    if poison { try checkPoison(index, order: order) }
+    let descriptor = unsafe descriptor(index)
+    unsafe descriptor.pointee.privateWord.store(0, ordering: .relaxed)
+    unsafe descriptor.pointee.flags.store(
+      DescriptorFlags(state: .allocated, order: order).rawValue, ordering: .relaxed)
+    unsafe descriptor.pointee.referenceCount.store(1, ordering: .relaxed)
+    if zeroed {
+      // SAFETY: the block was just taken from the allocator; nobody else uses its bytes.
+      unsafe memset(directMapAddress(index), 0, pageSize << order)
+    }
+    if recordSites, let site { sites.withLock { $0[index] = site } }
+    return index
+  }
+
+  /// Verifies the poison of a block about to be handed out; quarantines it if broken.
+  private func checkPoison(_ index: Int, order: Int) throws(PageError) {
+    let byteCount = pageSize << order
+    // SAFETY: the block is ours (just taken from the allocator) and inside the direct map.
+    let bytes = unsafe UnsafeRawBufferPointer(start: directMapAddress(index), count: byteCount)
+    let word = UInt64(BuddyAllocator.poisonByte) * 0x0101_0101_0101_0101
+    var offset = 0
+    while offset < byteCount {
+      if unsafe bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != word {
+        while unsafe bytes[offset] == BuddyAllocator.poisonByte { offset += 1 }
+        buddy.withLock { $0.quarantine(index, order: order) }
+        throw .poisonOverwritten(frame: frameNumber(index), offset: offset)
+      }
+      offset += 8
+    }
+  }
+
+  /// Adds a reference to the allocated block headed by `index` (get_page).
+  @inline(__always)
+  func getReference(_ index: Int) {
+    let old = unsafe descriptor(index).pointee.referenceCount.wrappingAdd(
+      1, ordering: .relaxed
+    ).oldValue
+    if old == 0 {
+      fatalError("reference count positive: get_page on a free page, \(describe(index))")
+    }
+  }
+
+  /// Drops a reference to the block headed by `index` (put_page); frees it at zero.
+  @inline(__always)
+  func putReference(_ index: Int) {
+    let old = unsafe descriptor(index).pointee.referenceCount.wrappingSubtract(
+      1, ordering: .acquiringAndReleasing
+    ).oldValue
+    if old == 1 {
+      release(index)
+    } else if old == 0 {
+      fatalError("reference count underflow: put_page on \(describe(index))")
+    }
+  }
+
+  /// Frees the allocated block headed by `index` (its reference count reached zero).
+  func release(_ index: Int) {
+    let flags = flags(index)
+    guard flags.state == .allocated else {
+      fatalError("double free: \(describe(index)) is not allocated")
+    }
+    let order = flags.order
+    if poison {
+      // SAFETY: the last reference is gone; nobody may access the block any more.
+      unsafe memset(directMapAddress(index), Int32(BuddyAllocator.poisonByte), pageSize << order)
+    }
+    if recordSites { _ = sites.withLock { $0.removeValue(forKey: index) } }
+    if order == 0, let slot = unsafe PerThreadPageCache.slot(for: self) {
+      setFlags(index, DescriptorFlags(state: .cached, order: 0))
+      unsafe PerThreadPageCache.push(index, slot, core: self)
+    } else {
+      buddy.withLock { $0.free(index, order: order) }
+    }
+  }
+
+  /// A description of frame `index` for trap messages: frame number, address, state.
+  func describe(_ index: Int) -> String {
+    let flags = flags(index)
+    return "\(frameDescription(frameNumber(index))) (\(physicalAddress(index))), state \(flags.state)"
+  }
+
+  // MARK: Thread caches
+
+  /// Takes up to `count` order-0 pages from the buddy into `buffer`, marked cached.
+  func refill(_ buffer: UnsafeMutablePointer<UInt32>, count: Int) -> Int {
+    buddy.withLock { buddy in
+      var taken = 0
+      while taken < count, let index = buddy.allocate(order: 0, as: .cached) {
+        unsafe buffer[taken] = UInt32(index)
+        taken += 1
+      }
+      return taken
+    }
+  }
+
+  /// Returns cached order-0 pages to the buddy.
+  func drain(_ buffer: UnsafeMutablePointer<UInt32>, count: Int) {
+    buddy.withLock { buddy in
+      for position in 0..<count {
+        let index = Int(unsafe buffer[position])
+        guard buddy.flags(index).state == .cached else {
+          fatalError("cached page state: \(describe(index)) in a thread cache is not cached")
+        }
+        buddy.free(index, order: 0)
+      }
+    }
+  }
+}
