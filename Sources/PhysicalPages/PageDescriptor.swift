@@ -26,6 +26,9 @@ struct PageDescriptor: ~Copyable {
   let flags: Atomic<UInt32>
   /// Free: the buddy free-list links. Allocated: owned by the page's user.
   let privateWord: Atomic<UInt64>
+
+  /// The byte offset of `privateWord` (`MemoryLayout.offset(of:)` needs a Copyable type).
+  static let privateWordOffset = 8
 }
 
 /// What a descriptor's frame is currently doing.

@@ -8,7 +8,7 @@
 /// - `frames[0..<count]` are frame indices of `coreID`'s machine in state `cached`.
 /// - `core` is weak: a cache never keeps a machine alive, and a slot whose machine
 ///   is gone (`core == nil`) is emptied without touching anything of that machine.
-struct ThreadCacheSlot {
+@safe struct ThreadCacheSlot {
   var coreID: UInt64
   var count: Int
   let frames: UnsafeMutablePointer<UInt32>
@@ -101,7 +101,7 @@ struct ThreadCacheSlot {
         chosen = position
         break
       }
-      if chosen == nil && unsafe (slot.pointee.coreID == 0 || slot.pointee.core == nil) {
+      if unsafe chosen == nil && (slot.pointee.coreID == 0 || slot.pointee.core == nil) {
         chosen = position
       }
     }

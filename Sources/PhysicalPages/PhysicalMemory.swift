@@ -49,8 +49,10 @@ public final class PhysicalMemory: Sendable {
     let report = core.leakReport()
     if !report.isEmpty {
       let message = "PhysicalMemory deinit with pages still allocated:\n\(report)\n"
-      // SAFETY: `stderr` is the C library's standard error stream, valid for the process.
-      _ = unsafe fputs(message, stderr)
+      _ = unsafe message.utf8CString.withUnsafeBufferPointer { bytes in
+        // SAFETY: `bytes` holds the message and its NUL; file descriptor 2 is stderr.
+        unsafe write(2, bytes.baseAddress, bytes.count - 1)
+      }
       MemoryCore.keepAlive(core)
     }
   }

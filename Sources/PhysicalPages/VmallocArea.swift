@@ -79,7 +79,7 @@ import CPageMemory
   /// The virtual page of `address` if it lies in the area.
   func virtualPage(of address: UInt) -> Int? {
     guard let base = unsafe base else { return nil }
-    let start = UInt(bitPattern: unsafe base)
+    let start = UInt(bitPattern: base)
     guard address >= start, address - start < UInt(byteCount) else { return nil }
     return Int(address - start) / pageSize
   }

@@ -129,9 +129,9 @@ extension MemoryCore {
       for index in frames { putReference(index) }
       throw error
     }
-    let mapped: Result<(UnsafeMutableRawPointer, Int), PageError> = vmalloc.withLock { area in
+    let mapped: Result<Int, PageError> = vmalloc.withLock { area in
       let start: Int
-      do { start = try area.allocateRange(pageCount: pageCount) } catch {
+      do throws(PageError) { start = try area.allocateRange(pageCount: pageCount) } catch {
         return .failure(error)
       }
       guard let base = unsafe area.base else { fatalError("vmalloc area reserved: no base") }
@@ -148,12 +148,16 @@ extension MemoryCore {
         }
         area.setSlot(start + position, frameIndex: index)
       }
-      return unsafe .success((base + start * pageSize, start))
+      return .success(start)
     }
-    switch unsafe mapped {
-    case .success(let (address, start)):
+    switch mapped {
+    case .success(let start):
+      guard let base = unsafe vmalloc.withLock({ unsafe $0.base }) else {
+        fatalError("vmalloc area reserved: no base")
+      }
       return unsafe VmallocBuffer(
-        core: self, base: address, startPage: start, frames: frames, byteCount: byteCount)
+        core: self, base: base + start * pageSize, startPage: start, frames: frames,
+        byteCount: byteCount)
     case .failure(let error):
       for index in frames { putReference(index) }
       throw error
