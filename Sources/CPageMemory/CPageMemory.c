@@ -75,3 +75,15 @@ int64_t cpm_resident_pages(void *address, size_t length) {
 size_t cpm_host_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
 int cpm_errno(void) { return errno; }
+
+// Resolved to the ThreadSanitizer runtime when it is linked in, NULL otherwise.
+void __tsan_acquire(void *address) __attribute__((weak));
+void __tsan_release(void *address) __attribute__((weak));
+
+void cpm_tsan_acquire(const void *address) {
+  if (__tsan_acquire) __tsan_acquire((void *)address);
+}
+
+void cpm_tsan_release(const void *address) {
+  if (__tsan_release) __tsan_release((void *)address);
+}

@@ -41,7 +41,7 @@ public struct AllocatorStatistics: Sendable, Equatable {
 extension PhysicalMemory {
   /// The allocator's state right now (O(frames ever used)).
   public func statistics() -> AllocatorStatistics {
-    let (counts, frontier, inUse, highWater) = core.buddy.withLock {
+    let (counts, frontier, inUse, highWater) = core.buddy.withAnnotatedLock {
       ($0.freeBlockCounts, $0.frontier, $0.pagesInUse, $0.highWaterMark)
     }
     var allocated = 0

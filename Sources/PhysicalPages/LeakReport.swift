@@ -78,8 +78,8 @@ extension PhysicalMemory {
 
 extension MemoryCore {
   func leakReport() -> LeakReport {
-    let frontier = buddy.withLock { $0.frontier }
-    let sites = sites.withLock { $0 }
+    let frontier = buddy.withAnnotatedLock { $0.frontier }
+    let sites = sites.withAnnotatedLock { $0 }
     var entries: [LeakReport.Entry] = []
     var index = 0
     while index < frontier {

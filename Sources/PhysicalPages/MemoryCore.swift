@@ -90,7 +90,7 @@ import Synchronization
   }
 
   deinit {
-    vmalloc.withLock { area in area.releaseReservation() }
+    vmalloc.withAnnotatedLock { area in area.releaseReservation() }
     _ = unsafe cpm_unmap(UnsafeMutableRawPointer(descriptors), descriptorByteCount)
     _ = unsafe cpm_unmap(directMap, configuration.byteCount)
     _ = cpm_close(fd)
@@ -98,7 +98,7 @@ import Synchronization
 
   /// Keeps `core` alive until the process exits.
   static func keepAlive(_ core: MemoryCore) {
-    keptAlive.withLock { $0.append(core) }
+    keptAlive.withAnnotatedLock { $0.append(core) }
   }
 
   // MARK: Descriptors and addresses
@@ -169,7 +169,7 @@ import Synchronization
       }
       index = cached
     } else {
-      guard let taken = buddy.withLock({ $0.allocate(order: order, as: .allocated) }) else {
+      guard let taken = buddy.withAnnotatedLock({ $0.allocate(order: order, as: .allocated) }) else {
         throw .outOfMemory(order: order)
       }
       index = taken
@@ -184,7 +184,7 @@ import Synchronization
       // SAFETY: the block was just taken from the allocator; nobody else uses its bytes.
       unsafe memset(directMapAddress(index), 0, pageSize << order)
     }
-    if recordSites, let site { sites.withLock { $0[index] = site } }
+    if recordSites, let site { sites.withAnnotatedLock { $0[index] = site } }
     return index
   }
 
@@ -198,7 +198,7 @@ import Synchronization
     while offset < byteCount {
       if unsafe bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != word {
         while unsafe bytes[offset] == BuddyAllocator.poisonByte { offset += 1 }
-        buddy.withLock { $0.quarantine(index, order: order) }
+        buddy.withAnnotatedLock { $0.quarantine(index, order: order) }
         throw .poisonOverwritten(frame: frameNumber(index), offset: offset)
       }
       offset += 8
@@ -240,12 +240,12 @@ import Synchronization
       // SAFETY: the last reference is gone; nobody may access the block any more.
       unsafe memset(directMapAddress(index), Int32(BuddyAllocator.poisonByte), pageSize << order)
     }
-    if recordSites { _ = sites.withLock { $0.removeValue(forKey: index) } }
+    if recordSites { _ = sites.withAnnotatedLock { $0.removeValue(forKey: index) } }
     if order == 0, let slot = unsafe PerThreadPageCache.slot(for: self) {
       setFlags(index, DescriptorFlags(state: .cached, order: 0))
       unsafe PerThreadPageCache.push(index, slot, core: self)
     } else {
-      buddy.withLock { $0.free(index, order: order) }
+      buddy.withAnnotatedLock { $0.free(index, order: order) }
     }
   }
 
@@ -259,7 +259,7 @@ import Synchronization
 
   /// Takes up to `count` order-0 pages from the buddy into `buffer`, marked cached.
   func refill(_ buffer: UnsafeMutablePointer<UInt32>, count: Int) -> Int {
-    buddy.withLock { buddy in
+    buddy.withAnnotatedLock { buddy in
       var taken = 0
       while taken < count, let index = buddy.allocate(order: 0, as: .cached) {
         unsafe buffer[taken] = UInt32(index)
@@ -271,7 +271,7 @@ import Synchronization
 
   /// Returns cached order-0 pages to the buddy.
   func drain(_ buffer: UnsafeMutablePointer<UInt32>, count: Int) {
-    buddy.withLock { buddy in
+    buddy.withAnnotatedLock { buddy in
       for position in 0..<count {
         let index = Int(unsafe buffer[position])
         guard buddy.flags(index).state == .cached else {

@@ -33,7 +33,7 @@ extension PhysicalMemory {
     vmallocAddress address: UnsafeRawPointer, _ body: (borrowing Page) throws(PageError) -> R
   ) throws(PageError) -> R {
     let value = UInt(bitPattern: address)
-    let lookup: Result<Int, PageError> = core.vmalloc.withLock { area in
+    let lookup: Result<Int, PageError> = core.vmalloc.withAnnotatedLock { area in
       guard let page = area.virtualPage(of: value) else {
         return .failure(.addressNotMapped(address: value))
       }

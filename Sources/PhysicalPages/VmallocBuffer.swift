@@ -129,7 +129,7 @@ extension MemoryCore {
       for index in frames { putReference(index) }
       throw error
     }
-    let mapped: Result<Int, PageError> = vmalloc.withLock { area in
+    let mapped: Result<Int, PageError> = vmalloc.withAnnotatedLock { area in
       let start: Int
       do throws(PageError) { start = try area.allocateRange(pageCount: pageCount) } catch {
         return .failure(error)
@@ -152,7 +152,7 @@ extension MemoryCore {
     }
     switch mapped {
     case .success(let start):
-      guard let base = unsafe vmalloc.withLock({ unsafe $0.base }) else {
+      guard let base = unsafe vmalloc.withAnnotatedLock({ unsafe $0.base }) else {
         fatalError("vmalloc area reserved: no base")
       }
       return unsafe VmallocBuffer(
@@ -165,7 +165,7 @@ extension MemoryCore {
   }
 
   func vmallocRelease(startPage: Int, frames: [Int]) {
-    vmalloc.withLock { area in
+    vmalloc.withAnnotatedLock { area in
       guard let base = unsafe area.base else { fatalError("vmalloc area reserved: no base") }
       for position in frames.indices { area.setSlot(startPage + position, frameIndex: nil) }
       // SAFETY: the range belongs to the buffer being dropped; nothing uses it any more.

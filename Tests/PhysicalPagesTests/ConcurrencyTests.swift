@@ -23,13 +23,13 @@ private final class Handoff: Sendable {
         if round % 7 == 0 {
           // Freed later, on whichever thread takes it.
           let shared = SharedPage(page)
-          handoff.pages.withLock { $0.append(shared) }
+          handoff.pages.withAnnotatedLock { $0.append(shared) }
         } else if round % 11 == 0 {
           let shared = SharedPage(sharing: page)
-          handoff.pages.withLock { $0.append(shared) }
+          handoff.pages.withAnnotatedLock { $0.append(shared) }
         }
         if round % 5 == 0 {
-          _ = handoff.pages.withLock { $0.popLast() }
+          _ = handoff.pages.withAnnotatedLock { $0.popLast() }
         }
         if round % 97 == 0 {
           let block = try! memory.allocatePages(order: round % 6)
@@ -37,7 +37,7 @@ private final class Handoff: Sendable {
         }
       }
     }
-    handoff.pages.withLock { $0.removeAll() }
+    handoff.pages.withAnnotatedLock { $0.removeAll() }
     memory.drainThreadCache()
     let stats = memory.statistics()
     #expect(memory.leakReport().isEmpty)
@@ -80,19 +80,19 @@ private final class Handoff: Sendable {
     do {
       let memory = try makeMemory()
       core = memory.core
-      flags.memory.withLock { $0 = memory }
+      flags.memory.withAnnotatedLock { $0 = memory }
     }
     runOnThreads(2) { thread in
       if thread == 0 {
         do {
-          let memory = flags.memory.withLock { $0 }!
+          let memory = flags.memory.withAnnotatedLock { $0 }!
           _ = try! memory.allocatePage()
         }
         flags.cached.store(true, ordering: .releasing)
         while !flags.machineGone.load(ordering: .acquiring) { sched_yield() }
       } else {
         while !flags.cached.load(ordering: .acquiring) { sched_yield() }
-        flags.memory.withLock { $0 = nil }
+        flags.memory.withAnnotatedLock { $0 = nil }
         flags.machineGone.store(true, ordering: .releasing)
       }
     }

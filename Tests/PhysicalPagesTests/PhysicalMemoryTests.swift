@@ -27,13 +27,13 @@ import Testing
     #expect(elapsed < .milliseconds(50))
     #expect(machine.frameCount == 16 << 20)
     // The buddy initialised nothing, and no descriptor page is resident.
-    #expect(machine.core.buddy.withLock { $0.frontier } == 0)
+    #expect(machine.core.buddy.withAnnotatedLock { $0.frontier } == 0)
     let descriptors = unsafe UnsafeMutableRawPointer(machine.core.descriptors)
     #expect(unsafe cpm_resident_pages(descriptors, machine.core.descriptorByteCount) == 0)
     // Using one page carves one max-order block: a handful of descriptor pages.
     let page = try machine.allocatePage(zeroed: true)
     try page.write([1, 2, 3], at: 0)
-    #expect(machine.core.buddy.withLock { $0.frontier } == 1 << PhysicalMemory.maxOrder)
+    #expect(machine.core.buddy.withAnnotatedLock { $0.frontier } == 1 << PhysicalMemory.maxOrder)
     #expect(unsafe cpm_resident_pages(descriptors, machine.core.descriptorByteCount) <= 8)
     let after = residentBytes()
     // Touching every descriptor would cost 256 MiB; other tests run concurrently.

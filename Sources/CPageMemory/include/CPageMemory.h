@@ -58,6 +58,14 @@ int64_t cpm_resident_pages(void *address, size_t length);
 /// The host's page size (sysconf(_SC_PAGESIZE)).
 size_t cpm_host_page_size(void);
 
+/// Tells ThreadSanitizer, when the process runs under it, that the lock identified by
+/// `address` was acquired (happens-after its last release). No-op otherwise.
+/// (Swift's Synchronization.Mutex uses futexes that TSan does not see.)
+void cpm_tsan_acquire(const void *address);
+
+/// Tells ThreadSanitizer that the lock identified by `address` is being released.
+void cpm_tsan_release(const void *address);
+
 /// The calling thread's errno.
 int cpm_errno(void);
 
