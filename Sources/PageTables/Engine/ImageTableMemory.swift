@@ -132,7 +132,9 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
     }
   }
 
-  public func withTable<R>(at physicalAddress: UInt64, byteCount size: Int, _ body: (TableView) -> R)
+  public func withTable<R>(
+    at physicalAddress: UInt64, byteCount size: Int, _ body: (TableView) -> R
+  )
     -> R
   {
     let offset = checkedOffset(physicalAddress, max(size, Self.wordGranule))

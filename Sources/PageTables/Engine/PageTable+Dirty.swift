@@ -26,7 +26,8 @@ extension PageTable {
         var index = 0
         while index < geometry.entryCount {
           let slot = table.base &+ UInt64(index) &* geometry.leafSize
-          let members = run > 1 && format.isContiguous(view.load(index), level: table.level) ? run : 1
+          let members =
+            run > 1 && format.isContiguous(view.load(index), level: table.level) ? run : 1
           defer { index &+= members }
           let length = UInt64(members) &* geometry.leafSize
           // `table.base` is an external address, so compare with the external range.

@@ -243,7 +243,9 @@ extension PageTable {
 
   /// What to do about an occupied slot met while writing leaves.
   @inline(__always)
-  func leafConflict(_ entry: UInt64, level: Int, at start: UInt64, _ written: Int, _ leafSize: UInt64)
+  func leafConflict(
+    _ entry: UInt64, level: Int, at start: UInt64, _ written: Int, _ leafSize: UInt64
+  )
     -> LeafStatus
   {
     if format.kind(of: entry, level: level) == .table && level + 1 < levelCount {

@@ -6,17 +6,19 @@
 public protocol TLBInvalidator {
   /// Invalidates every translation of the address space.
   mutating func invalidateAll()
-  /// Invalidates the translations of `[start, start + size)`, each at most
-  /// `granule` bytes large. `leafOnly` is false when tables were freed, so cached
-  /// intermediate walk entries must go too.
+  /// Invalidates every translation that overlaps `[start, start + size)`.
+  /// `granule` is the smallest leaf size in the range (a stride that meets every
+  /// leaf); an implementation may invalidate more, such as the whole address
+  /// space when `size / granule` is large. `leafOnly` is false when tables were
+  /// unlinked, so cached intermediate walk entries must go too.
   mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool)
 }
 
 /// A batch of TLB invalidations and freed tables, flushed together.
 ///
-/// `unmap` adds every range it removes; adjacent ranges of the same granule merge
-/// into one, as Linux's `iommu_iotlb_gather` does, and a disjoint range first
-/// flushes the batch. Tables that unmap emptied and unlinked are held here until
+/// `unmap` adds every range it removes; overlapping and adjacent ranges merge into
+/// one, as Linux's `iommu_iotlb_gather` does, and a disjoint range first flushes
+/// the batch. Tables that unmap emptied and unlinked are held here until
 /// ``PageTable/flush(_:)`` has invalidated the TLB: only then may the hardware no
 /// longer reach them, so only then are they freed.
 ///
@@ -45,9 +47,10 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// Whether nothing is pending.
   public var isEmpty: Bool { start == end && freedTables.isEmpty }
 
-  /// Adds `[start, start + size)` mapped with `granule`-sized leaves. A range that
-  /// neither touches the pending one nor has its granule first flushes the batch's
-  /// invalidation (not its tables, which wait for ``PageTable/flush(_:)``).
+  /// Adds `[start, start + size)` whose smallest leaves are `granule` bytes. A range
+  /// that overlaps or touches the pending one merges with it (keeping the smaller
+  /// granule); a disjoint one first flushes the batch's invalidation (not its
+  /// tables, which wait for ``PageTable/flush(_:)``).
   public mutating func add(start newStart: UInt64, size: UInt64, granule newGranule: UInt64) {
     let newEnd = newStart &+ size
     if start == end {
@@ -56,9 +59,10 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
       granule = newGranule
       return
     }
-    if newGranule == granule && (newStart == end || newEnd == start) {
+    if newStart <= end && newEnd >= start {
       start = min(start, newStart)
       end = max(end, newEnd)
+      granule = min(granule, newGranule)
       return
     }
     invalidatePending()

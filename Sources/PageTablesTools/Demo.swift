@@ -1,0 +1,8 @@
+/// The `pgtable demo` walkthrough: the page layer first, then page tables on it.
+public enum Demo {
+  /// Runs every part of the demo, printing each line through `print`.
+  public static func run(print: (String) -> Void) throws {
+    print("PageTables demo")
+    print("")
+  }
+}

@@ -1,0 +1,116 @@
+import PageTables
+import PhysicalPages
+
+/// Table memory on ``PhysicalPages``, following the seed's page-table lifecycle
+/// literally:
+///
+/// - **Allocate**: a zeroed page (or an aligned block, for a table larger than a
+///   page) is allocated and turned into its physical address with
+///   `intoPhysicalAddress()`; the engine writes that address into the parent entry
+///   or the root.
+/// - **Walk and edit**: the physical address is borrowed as a page, and its entries
+///   are read and written through the page's direct-map view.
+/// - **Free**: the physical address is turned back into the owned page with
+///   `Page(fromPhysicalAddress:in:)` (which checks it was handed out exactly once),
+///   and the page is dropped, which frees it.
+///
+/// Each table's live-entry count lives in its page descriptor's private word, as
+/// Linux keeps page-table bookkeeping in `struct ptdesc`: the table page holds the
+/// hardware's entries and nothing else.
+///
+/// ```swift
+/// let ram = try PhysicalMemory()
+/// let table = try PageTable(format: ARM64Format(granule: .k4, inputBits: 48),
+///                           memory: PhysicalPageTableMemory(ram))
+/// ```
+public struct PhysicalPageTableMemory: TableMemory {
+  /// The machine whose pages hold the tables.
+  public let physicalMemory: PhysicalMemory
+
+  /// Table memory that allocates from `physicalMemory`.
+  public init(_ physicalMemory: PhysicalMemory) {
+    self.physicalMemory = physicalMemory
+  }
+
+  /// The buddy order that holds `byteCount` bytes (tables smaller than a page take
+  /// a whole page).
+  @inline(__always)
+  func order(for byteCount: Int) -> Int {
+    var order = 0
+    while physicalMemory.pageSize << order < byteCount { order += 1 }
+    return order
+  }
+
+  public func allocateTable(byteCount: Int) -> UInt64? {
+    guard let page = allocate(order(for: byteCount)) else { return nil }
+    // SAFETY: the page is allocated and owned here; nobody else uses its private word.
+    unsafe page.unsafePrivateWord.pointee.store(0, ordering: .relaxed)
+    return page.intoPhysicalAddress().rawValue
+  }
+
+  public func freeTable(at physicalAddress: UInt64, byteCount: Int) {
+    let address = PhysicalAddress(rawValue: physicalAddress)
+    let page = takeBack(address)
+    // The engine clears every entry before freeing; check in debug builds.
+    assert(isZero(page, byteCount), "PhysicalPageTableMemory: a freed table still has entries")
+    unsafe page.unsafePrivateWord.pointee.store(0, ordering: .relaxed)
+    _ = consume page
+  }
+
+  /// A zeroed block of `2^order` pages, or nil when memory ran out.
+  func allocate(_ order: Int) -> Page? {
+    do {
+      return try physicalMemory.allocatePages(order: order, zeroed: true)
+    } catch {
+      return nil
+    }
+  }
+
+  /// The owned page of a table being freed, taken back from its physical address.
+  func takeBack(_ address: PhysicalAddress) -> Page {
+    do {
+      // SAFETY: the engine frees a table once, after unlinking it and waiting until
+      // no walker can reach it, so this is the one owner taking the page back.
+      return try unsafe Page(fromPhysicalAddress: address, in: physicalMemory)
+    } catch {
+      fatalError("PhysicalPageTableMemory: freeing table \(address): \(error)")
+    }
+  }
+
+  /// Whether the first `byteCount` bytes of `page` are zero (a debug check).
+  func isZero(_ page: borrowing Page, _ byteCount: Int) -> Bool {
+    page.withBytes { bytes in
+      // SAFETY: every offset is inside the table, which lies inside the page's bytes.
+      (0..<byteCount / 8).allSatisfy {
+        unsafe bytes.unsafeLoad(fromByteOffset: $0 * 8, as: UInt64.self) == 0
+      }
+    }
+  }
+
+  @inline(__always)
+  public func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R)
+    -> R
+  {
+    // SAFETY: the engine only passes addresses of tables it allocated here and has
+    // not freed, so the page is allocated and stays so for the call.
+    unsafe physicalMemory.withPageUnchecked(at: PhysicalAddress(rawValue: physicalAddress)) {
+      page in
+      // SAFETY: the page (or block) spans at least byteCount bytes in the direct map,
+      // and its descriptor's private word is this table's bookkeeping word; all
+      // access goes through the view's atomics.
+      let view = unsafe TableView(
+        entries: page.unsafeMutableBytes, count: byteCount / 8,
+        bookkeeping: UnsafeMutableRawPointer(page.unsafePrivateWord))
+      return body(view)
+    }
+  }
+}
+
+extension PageTable where Memory == PhysicalPageTableMemory {
+  /// A page table whose tables are pages of `physicalMemory`.
+  public convenience init(
+    format: Format, physicalMemory: PhysicalMemory, options: PageTableOptions = PageTableOptions()
+  ) throws(PageTableError) {
+    try self.init(format: format, memory: PhysicalPageTableMemory(physicalMemory), options: options)
+  }
+}

@@ -1,0 +1,56 @@
+import PageTables
+
+/// A TLB invalidator that records what it was asked to do.
+struct RecordingTLB: TLBInvalidator {
+  struct Range: Equatable {
+    var start: UInt64
+    var size: UInt64
+    var granule: UInt64
+    var leafOnly: Bool
+  }
+  var ranges: [Range] = []
+  var fullFlushes = 0
+
+  mutating func invalidateAll() { fullFlushes += 1 }
+  mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {
+    ranges.append(Range(start: start, size: size, granule: granule, leafOnly: leafOnly))
+  }
+
+  /// Whether `address` was covered by an invalidation.
+  func covers(_ address: UInt64) -> Bool {
+    fullFlushes > 0 || ranges.contains { address >= $0.start && address &- $0.start < $0.size }
+  }
+}
+
+/// Makes a table over a fresh image, with leaks trapping.
+func makeTable<Format: PageTableFormat>(_ format: Format, imageBytes: Int = 32 << 20) throws
+  -> PageTable<Format, ImageTableMemory>
+{
+  try PageTable(
+    format: format, memory: ImageTableMemory(base: 0x4000_0000, byteCount: imageBytes),
+    options: PageTableOptions(trapOnLeakedMappings: true))
+}
+
+/// Unmaps and flushes, returning bytes unmapped.
+@discardableResult
+func unmapAndFlush<Format: PageTableFormat, Memory: TableMemory>(
+  _ table: PageTable<Format, Memory>, _ virtualAddress: UInt64, _ size: UInt64
+) throws -> UInt64 {
+  var gather = TLBGather(invalidator: RecordingTLB())
+  let bytes = try table.unmap(virtualAddress: virtualAddress, size: size, gather: &gather)
+  table.flush(&gather)
+  return bytes
+}
+
+/// A small deterministic generator (SplitMix64) so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
