@@ -1,0 +1,144 @@
+// Page-table benchmarks: map and unmap of pages and blocks, bulk mapping, and
+// translation, for ARM64, x86-64 and RISC-V Sv48 on tables in PhysicalPages
+// memory; beside each bulk case, storing the same number of 8-byte entries into
+// warm memory (the physical limit for writing a table).
+//
+// Run: cd Benchmarks && swift package benchmark --target PageTableBenchmarks
+// Every "ns/page" figure is wall time divided by the pages (leaves) touched.
+import Benchmark
+import PageTables
+import PhysicalPageTables
+import PhysicalPages
+
+/// A TLB that needs no invalidation (tables no hardware walks).
+struct NoTLB: TLBInvalidator {
+  mutating func invalidateAll() {}
+  mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {}
+}
+
+let nsPerPage = BenchmarkMetric.custom("ns/page", polarity: .prefersSmaller, useScalingFactor: false)
+
+/// Measures `body` once per iteration and records ns per page.
+func perPage(_ benchmark: Benchmark, pages: Int, _ body: () -> Void) {
+  let clock = ContinuousClock()
+  for _ in benchmark.scaledIterations {
+    let elapsed = clock.measure(body)
+    let ns = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+    benchmark.measurement(nsPerPage, Int(ns) / pages)
+  }
+}
+
+/// The physical limit: store `count` 8-byte entries into a warm buffer.
+func registerStoreLimit(entries count: Int) {
+  Benchmark(
+    "limit: store \(count) × 8-byte entries into warm memory",
+    configuration: .init(metrics: [.wallClock, nsPerPage], scalingFactor: .one)
+  ) { benchmark in
+    let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+    unsafe buffer.initialize(repeating: 0, count: count)
+    defer { unsafe buffer.deallocate() }
+    perPage(benchmark, pages: count) {
+      var entry: UInt64 = 0x4000_0000_0743
+      for i in 0..<count {
+        unsafe buffer[i] = entry
+        entry &+= 4096
+      }
+      blackHole(unsafe buffer[count - 1])
+    }
+  }
+}
+
+/// Every page-table benchmark for one format.
+func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: UInt64) {
+  let memory = try! PhysicalMemory(
+    configuration: PhysicalMemory.Configuration(byteCount: 512 << 20))
+  let table = try! PageTable(format: format, physicalMemory: memory)
+  let small: UInt64 = 4096
+  let large: UInt64 = 2 << 20
+
+  func mapAndUnmap(_ va: UInt64, _ size: UInt64) {
+    try! table.map(virtualAddress: va, physicalAddress: 0x8000_0000, size: size, protection: .readWrite)
+    var gather = TLBGather(invalidator: NoTLB())
+    _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
+    table.flush(&gather)
+  }
+
+  Benchmark(
+    "\(name): map+unmap 1 × 4 KiB",
+    configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .kilo)
+  ) { benchmark in
+    for _ in benchmark.scaledIterations { mapAndUnmap(base, small) }
+  }
+
+  Benchmark(
+    "\(name): map+unmap 256 × 4 KiB",
+    configuration: .init(metrics: [.wallClock, nsPerPage], scalingFactor: .one)
+  ) { benchmark in
+    perPage(benchmark, pages: 256) { mapAndUnmap(base, 256 * small) }
+  }
+
+  Benchmark(
+    "\(name): map+unmap 256 × 2 MiB",
+    configuration: .init(metrics: [.wallClock, nsPerPage], scalingFactor: .one)
+  ) { benchmark in
+    perPage(benchmark, pages: 256) { mapAndUnmap(base, 256 * large) }
+  }
+
+  Benchmark(
+    "\(name): map 1 GiB as 4 KiB pages, then unmap it",
+    configuration: .init(metrics: [.wallClock, nsPerPage], scalingFactor: .one, maxIterations: 30)
+  ) { benchmark in
+    // Physical addresses misaligned by one page force 4 KiB leaves.
+    perPage(benchmark, pages: 262_144) {
+      try! table.map(virtualAddress: base, physicalAddress: 0x8000_1000, size: 1 << 30, protection: .readWrite)
+      var gather = TLBGather(invalidator: NoTLB())
+      _ = try! table.unmap(virtualAddress: base, size: 1 << 30, gather: &gather)
+      table.flush(&gather)
+    }
+  }
+
+  Benchmark(
+    "\(name): map 1 GiB as 4 KiB pages (map only)",
+    configuration: .init(metrics: [.wallClock, nsPerPage], scalingFactor: .one, maxIterations: 30)
+  ) { benchmark in
+    let clock = ContinuousClock()
+    for _ in benchmark.scaledIterations {
+      let elapsed = clock.measure {
+        try! table.map(virtualAddress: base, physicalAddress: 0x8000_1000, size: 1 << 30, protection: .readWrite)
+      }
+      let ns = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+      benchmark.measurement(nsPerPage, Int(ns) / 262_144)
+      var gather = TLBGather(invalidator: NoTLB())
+      _ = try! table.unmap(virtualAddress: base, size: 1 << 30, gather: &gather)
+      table.flush(&gather)
+    }
+  }
+
+  Benchmark(
+    "\(name): translate random mapped addresses",
+    configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .kilo)
+  ) { benchmark in
+    try! table.map(virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
+    var random = SystemRandomNumberGenerator()
+    let addresses = (0..<4096).map { _ in base + UInt64.random(in: 0..<(256 << 20), using: &random) }
+    var i = 0
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+      blackHole(table.translate(addresses[i & 4095]))
+      i &+= 1
+    }
+    benchmark.stopMeasurement()
+    var gather = TLBGather(invalidator: NoTLB())
+    _ = try! table.unmap(virtualAddress: base, size: 256 << 20, gather: &gather)
+    table.flush(&gather)
+  }
+}
+
+let benchmarks: @Sendable () -> Void = {
+  Benchmark.defaultConfiguration = .init(maxDuration: .seconds(2), maxIterations: 100_000)
+  registerStoreLimit(entries: 256)
+  registerStoreLimit(entries: 262_144)
+  register("ARM64 4K", try! ARM64Format(granule: .k4, inputBits: 48), base: 0x40_0000_0000)
+  register("x86-64 4-level", try! X86_64Format(levels: 4), base: 0x40_0000_0000)
+  register("RISC-V Sv48", try! RISCVFormat(mode: .sv48), base: 0x40_0000_0000)
+}
