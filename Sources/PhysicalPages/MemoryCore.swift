@@ -169,7 +169,8 @@ import Synchronization
       }
       index = cached
     } else {
-      guard let taken = buddy.withAnnotatedLock({ $0.allocate(order: order, as: .allocated) }) else {
+      guard let taken = buddy.withAnnotatedLock({ $0.allocate(order: order, as: .allocated) })
+      else {
         throw .outOfMemory(order: order)
       }
       index = taken
@@ -219,7 +220,15 @@ import Synchronization
   /// Drops a reference to the block headed by `index` (put_page); frees it at zero.
   @inline(__always)
   func putReference(_ index: Int) {
-    let old = unsafe descriptor(index).pointee.referenceCount.wrappingSubtract(
+    let descriptor = unsafe descriptor(index)
+    // Fast path: the caller holds the only reference, so no other owner can race
+    // with this update (taking a new reference requires holding or borrowing one).
+    if unsafe descriptor.pointee.referenceCount.load(ordering: .acquiring) == 1 {
+      unsafe descriptor.pointee.referenceCount.store(0, ordering: .relaxed)
+      release(index)
+      return
+    }
+    let old = unsafe descriptor.pointee.referenceCount.wrappingSubtract(
       1, ordering: .acquiringAndReleasing
     ).oldValue
     if old == 1 {
@@ -252,7 +261,8 @@ import Synchronization
   /// A description of frame `index` for trap messages: frame number, address, state.
   func describe(_ index: Int) -> String {
     let flags = flags(index)
-    return "\(frameDescription(frameNumber(index))) (\(physicalAddress(index))), state \(flags.state)"
+    return
+      "\(frameDescription(frameNumber(index))) (\(physicalAddress(index))), state \(flags.state)"
   }
 
   // MARK: Thread caches

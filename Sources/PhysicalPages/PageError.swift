@@ -79,7 +79,8 @@ public enum PageError: Error, Equatable, Sendable, CustomStringConvertible {
       return
         "\(frameDescription(frame)): \(count) bytes at offset \(offset) exceed the block's \(limit) bytes"
     case .poisonOverwritten(let frame, let offset):
-      return "\(frameDescription(frame)) was modified after free (poison broken at offset \(offset))"
+      return
+        "\(frameDescription(frame)) was modified after free (poison broken at offset \(offset))"
     case .addressNotMapped(let address):
       return "address 0x\(String(address, radix: 16)) is in neither the direct map nor vmalloc"
     case .vmallocAddressNotMapped(let address):

@@ -1,3 +1,5 @@
+import CPageMemory
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -17,7 +19,8 @@
 
 /// Per-thread caches of order-0 pages, so the common allocate/free pair takes no lock.
 ///
-/// The process has ONE pthread key (created on first use, never deleted), however many
+/// The fast path reads the slot array from a C `__thread` pointer. The process has
+/// ONE pthread key (only for its thread-exit destructor) (created on first use, never deleted), however many
 /// machines come and go, so keys are never exhausted. Its value is a small array of
 /// ``ThreadCacheSlot``, one per machine this thread recently used (at most
 /// `slotCount`; beyond that, allocations of other machines go straight to the buddy).
@@ -48,7 +51,9 @@
       // and pthread hands each value to the destructor exactly once.
       unsafe PerThreadPageCache.destroy(raw.assumingMemoryBound(to: ThreadCacheSlot.self))
     }
-    guard result == 0 else { fatalError("per-thread cache key: pthread_key_create failed \(result)") }
+    guard result == 0 else {
+      fatalError("per-thread cache key: pthread_key_create failed \(result)")
+    }
     return key
   }()
 
@@ -60,10 +65,12 @@
         to: ThreadCacheSlot(coreID: 0, count: 0, frames: frames, core: nil))
     }
     unsafe pthread_setspecific(key, slots)
+    unsafe cpm_set_thread_slots(slots)
     return unsafe slots
   }
 
   private static func destroy(_ slots: UnsafeMutablePointer<ThreadCacheSlot>) {
+    unsafe cpm_set_thread_slots(nil)
     for position in 0..<slotCount {
       let slot = unsafe slots + position
       if unsafe slot.pointee.count > 0, let core = unsafe slot.pointee.core {
@@ -82,7 +89,7 @@
   ///   thread exits; `core` must be alive.
   @unsafe @inline(__always)
   static func slot(for core: MemoryCore) -> UnsafeMutablePointer<ThreadCacheSlot>? {
-    if let raw = unsafe pthread_getspecific(key) {
+    if let raw = unsafe cpm_thread_slots() {
       let slots = unsafe raw.assumingMemoryBound(to: ThreadCacheSlot.self)
       if unsafe slots.pointee.coreID == core.id { return unsafe slots }
       return unsafe claim(slots, for: core)
@@ -141,7 +148,7 @@
 
   /// Returns every page the calling thread caches for `core` to the buddy.
   static func drainCurrentThread(_ core: MemoryCore) {
-    guard let raw = unsafe pthread_getspecific(key) else { return }
+    guard let raw = unsafe cpm_thread_slots() else { return }
     let slots = unsafe raw.assumingMemoryBound(to: ThreadCacheSlot.self)
     for position in 0..<slotCount {
       let slot = unsafe slots + position

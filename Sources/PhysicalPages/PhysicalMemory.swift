@@ -68,7 +68,8 @@ public final class PhysicalMemory: Sendable {
 
   /// The physical address range of RAM.
   public var physicalRange: Range<PhysicalAddress> {
-    core.configuration.baseAddress..<(core.configuration.baseAddress
+    core.configuration
+      .baseAddress..<(core.configuration.baseAddress
       + UInt64(core.configuration.byteCount))
   }
 

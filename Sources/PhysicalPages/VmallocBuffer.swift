@@ -121,14 +121,22 @@ extension MemoryCore {
     let pageCount = (byteCount + pageSize - 1) / pageSize
     var frames: [Int] = []
     frames.reserveCapacity(pageCount)
+    // Deliberately scatter the buffer physically: a spacer page is taken between
+    // consecutive pages (and given back below), so no two pages are adjacent.
+    var spacers: [Int] = []
     do {
-      for _ in 0..<pageCount {
+      for position in 0..<pageCount {
         frames.append(try allocate(order: 0, zeroed: zeroed, site: nil))
+        if position + 1 < pageCount, let spacer = try? allocate(order: 0, zeroed: false, site: nil)
+        {
+          spacers.append(spacer)
+        }
       }
     } catch {
-      for index in frames { putReference(index) }
+      for index in frames + spacers { putReference(index) }
       throw error
     }
+    for index in spacers { putReference(index) }
     let mapped: Result<Int, PageError> = vmalloc.withAnnotatedLock { area in
       let start: Int
       do throws(PageError) { start = try area.allocateRange(pageCount: pageCount) } catch {

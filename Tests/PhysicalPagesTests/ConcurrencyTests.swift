@@ -1,11 +1,11 @@
 import Synchronization
+import Testing
+
+@testable import PhysicalPages
 
 #if canImport(Glibc)
   import Glibc
 #endif
-import Testing
-
-@testable import PhysicalPages
 
 private final class Handoff: Sendable {
   let pages = Mutex<[SharedPage]>([])

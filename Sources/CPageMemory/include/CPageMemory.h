@@ -66,6 +66,13 @@ void cpm_tsan_acquire(const void *address);
 /// Tells ThreadSanitizer that the lock identified by `address` is being released.
 void cpm_tsan_release(const void *address);
 
+/// The calling thread's page-cache pointer (a C `__thread` variable: cheaper than
+/// pthread_getspecific on the allocation fast path). NULL until set.
+void *cpm_thread_slots(void);
+
+/// Sets the calling thread's page-cache pointer.
+void cpm_set_thread_slots(void *slots);
+
 /// The calling thread's errno.
 int cpm_errno(void);
 
