@@ -4,5 +4,8 @@ public enum Demo {
   public static func run(print: (String) -> Void) throws {
     print("PageTables demo")
     print("")
+    try PageLayerDemo.run(print: print)
+    print("")
+    try PageTableDemo.run(print: print)
   }
 }

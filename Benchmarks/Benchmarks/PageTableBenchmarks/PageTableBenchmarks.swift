@@ -16,14 +16,16 @@ struct NoTLB: TLBInvalidator {
   mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {}
 }
 
-let nsPerPage = BenchmarkMetric.custom("ns/page", polarity: .prefersSmaller, useScalingFactor: false)
+let nsPerPage = BenchmarkMetric.custom(
+  "ns/page", polarity: .prefersSmaller, useScalingFactor: false)
 
 /// Measures `body` once per iteration and records ns per page.
 func perPage(_ benchmark: Benchmark, pages: Int, _ body: () -> Void) {
   let clock = ContinuousClock()
   for _ in benchmark.scaledIterations {
     let elapsed = clock.measure(body)
-    let ns = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+    let ns =
+      elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
     benchmark.measurement(nsPerPage, Int(ns) / pages)
   }
 }
@@ -57,7 +59,8 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
   let large: UInt64 = 2 << 20
 
   func mapAndUnmap(_ va: UInt64, _ size: UInt64) {
-    try! table.map(virtualAddress: va, physicalAddress: 0x8000_0000, size: size, protection: .readWrite)
+    try! table.map(
+      virtualAddress: va, physicalAddress: 0x8000_0000, size: size, protection: .readWrite)
     var gather = TLBGather(invalidator: NoTLB())
     _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
     table.flush(&gather)
@@ -90,7 +93,8 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
   ) { benchmark in
     // Physical addresses misaligned by one page force 4 KiB leaves.
     perPage(benchmark, pages: 262_144) {
-      try! table.map(virtualAddress: base, physicalAddress: 0x8000_1000, size: 1 << 30, protection: .readWrite)
+      try! table.map(
+        virtualAddress: base, physicalAddress: 0x8000_1000, size: 1 << 30, protection: .readWrite)
       var gather = TLBGather(invalidator: NoTLB())
       _ = try! table.unmap(virtualAddress: base, size: 1 << 30, gather: &gather)
       table.flush(&gather)
@@ -104,9 +108,11 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
     let clock = ContinuousClock()
     for _ in benchmark.scaledIterations {
       let elapsed = clock.measure {
-        try! table.map(virtualAddress: base, physicalAddress: 0x8000_1000, size: 1 << 30, protection: .readWrite)
+        try! table.map(
+          virtualAddress: base, physicalAddress: 0x8000_1000, size: 1 << 30, protection: .readWrite)
       }
-      let ns = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+      let ns =
+        elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
       benchmark.measurement(nsPerPage, Int(ns) / 262_144)
       var gather = TLBGather(invalidator: NoTLB())
       _ = try! table.unmap(virtualAddress: base, size: 1 << 30, gather: &gather)
@@ -118,9 +124,11 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
     "\(name): translate random mapped addresses",
     configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .kilo)
   ) { benchmark in
-    try! table.map(virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
+    try! table.map(
+      virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
     var random = SystemRandomNumberGenerator()
-    let addresses = (0..<4096).map { _ in base + UInt64.random(in: 0..<(256 << 20), using: &random) }
+    let addresses = (0..<4096).map { _ in base + UInt64.random(in: 0..<(256 << 20), using: &random)
+    }
     var i = 0
     benchmark.startMeasurement()
     for _ in benchmark.scaledIterations {
@@ -140,5 +148,5 @@ let benchmarks: @Sendable () -> Void = {
   registerStoreLimit(entries: 262_144)
   register("ARM64 4K", try! ARM64Format(granule: .k4, inputBits: 48), base: 0x40_0000_0000)
   register("x86-64 4-level", try! X86_64Format(levels: 4), base: 0x40_0000_0000)
-  register("RISC-V Sv48", try! RISCVFormat(mode: .sv48), base: 0x40_0000_0000)
+  register("RISC-V Sv48", RISCVFormat(.sv48), base: 0x40_0000_0000)
 }

@@ -8,13 +8,16 @@ import PageTables
 /// 5 dirty, 6 execute, [47:12] address.
 struct ToyFormat: PageTableFormat {
   var runLength = 4
+  /// Index bits of the root: 11 makes a 16 KiB root table (larger than a 4 KiB page).
+  var rootIndexBits = 9
   var geometry: Geometry {
     Geometry(
       levels: [
-        LevelGeometry(shift: 30, indexBits: 9, allowsLeaf: true),
+        LevelGeometry(shift: 30, indexBits: rootIndexBits, allowsLeaf: true),
         LevelGeometry(shift: 21, indexBits: 9, allowsLeaf: true),
         LevelGeometry(shift: 12, indexBits: 9, allowsLeaf: true, contiguousRun: runLength),
-      ], windows: [VirtualWindow(first: 0, last: (1 << 39) - 1)], outputBits: 48)
+      ], windows: [VirtualWindow(first: 0, last: (1 << UInt64(30 + rootIndexBits)) - 1)],
+      outputBits: 48)
   }
   static let addressMask: UInt64 = 0x0000_FFFF_FFFF_F000
 
