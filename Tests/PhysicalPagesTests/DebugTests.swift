@@ -36,8 +36,8 @@ private func pageOutlivingItsMachine() throws -> Page {
 
   @Test func leakReportListsAllocatedFramesAndTheirAllocationSites() throws {
     let memory = try makeMemory(sites: true)
+    let line = #line + 1
     let page = try memory.allocatePage()
-    let line = #line
     let block = try memory.allocatePages(order: 2)
     let address = try memory.allocatePage().intoPhysicalAddress()
     let report = memory.leakReport()
