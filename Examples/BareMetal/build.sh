@@ -35,7 +35,7 @@ case "$arch" in
     ;;
   x86_64)
     target=x86_64-unknown-none-elf
-    cflags="--target=x86_64-none-elf -mno-red-zone -mgeneral-regs-only -mcmodel=kernel"
+    cflags="--target=x86_64-none-elf -mno-red-zone -mgeneral-regs-only"
     swiftflags=""
     ;;
   *) echo "build.sh: unknown architecture $arch" >&2; exit 2 ;;

@@ -46,7 +46,7 @@ func runPrebuilt(_ plan: Plan) {
 
 /// Builds tables with the engine in the machine's own RAM and runs the plan on them.
 /// `activate` points the MMU at a root table and turns translation on.
-func runEngine<Format: PageTableFormat>(
+func runWithEngine<Format: PageTableFormat>(
   _ plan: Plan, format: Format, activate: (UInt64) -> Void
 ) {
   guard let storage = unsafe UnsafeMutableRawPointer(bitPattern: UInt(plan.tableBase)) else {

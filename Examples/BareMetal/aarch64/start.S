@@ -116,12 +116,13 @@ probe_store_insn:
         AT_HELPER at_s12e1r, s12e1r
         AT_HELPER at_s12e1w, s12e1w
 
-// void mmu_configure_el1(uint64_t mair, uint64_t tcr, uint64_t ttbr0)
+// void mmu_configure_el1(uint64_t mair, uint64_t tcr, uint64_t ttbr0, uint64_t ttbr1)
         .global mmu_configure_el1
 mmu_configure_el1:
         msr     mair_el1, x0
         msr     tcr_el1, x1
         msr     ttbr0_el1, x2
+        msr     ttbr1_el1, x3
         isb
         ret
 

@@ -101,7 +101,7 @@ func supervisorMain() {
   }
   let format = RISCVFormat(
     mode, svnapot: configuration & 0x100 != 0, svpbmt: configuration & 0x200 != 0)
-  runEngine(plan, format: format) { root in
+  runWithEngine(plan, format: format) { root in
     do throws(PageTableError) {
       setSATP(try format.satp(rootAddress: root))
     } catch {
