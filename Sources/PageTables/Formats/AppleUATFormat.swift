@@ -67,8 +67,8 @@ public struct AppleUATFormat: PageTableFormat {
 
   /// The address space this table translates.
   public let addressSpace: AddressSpace
-  /// Physical (output) address bits: 40 on M1 (t8103), 42 on M1 Pro/Max/Ultra and
-  /// M2 (t600x, t602x, t8112); the driver's `uat_oas`.
+  /// Physical (output) address bits, the driver's `uat_oas`: 40 on M1 (t8103), 42 on
+  /// M1 Pro/Max/Ultra and M2 Pro/Max/Ultra (t600x, t602x).
   public let outputBits: Int
   /// Three levels of 16 KiB tables over this address space's window.
   public let geometry: Geometry
