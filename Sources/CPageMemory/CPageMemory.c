@@ -88,8 +88,4 @@ void cpm_tsan_release(const void *address) {
   if (__tsan_release) __tsan_release((void *)address);
 }
 
-static __thread void *cpm_slots;
-
-void *cpm_thread_slots(void) { return cpm_slots; }
-
-void cpm_set_thread_slots(void *slots) { cpm_slots = slots; }
+__thread void *cpm_thread_slots_value;

@@ -12,7 +12,8 @@
 ///
 /// Cached pages are free but reserved by one thread: they count as *in use* for
 /// `pagesInUse` and `highWaterMark` (which the buddy keeps exactly, under its lock),
-/// and not for `allocatedPages`. A thread caches at most 64 pages per machine; call
+/// and not for `allocatedPages`. A thread caches blocks of orders 0 through 3, at most
+/// 112 pages per machine (64 single pages and 16 pages of each higher order); call
 /// ``PhysicalMemory/drainThreadCache()`` to return the calling thread's.
 public struct AllocatorStatistics: Sendable, Equatable {
   /// The number of page frames of RAM.

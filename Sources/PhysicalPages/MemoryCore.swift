@@ -159,24 +159,26 @@ import Synchronization
   // MARK: Allocation
 
   /// Allocates a block and returns its head index with one reference.
+  ///
+  /// Orders up to ``PerThreadPageCache/highestCachedOrder`` come from the calling
+  /// thread's cache (no lock, no split); larger ones, and a cache the buddy cannot
+  /// refill, take the buddy lock.
   @inline(__always)
   func allocate(order: Int, zeroed: Bool, site: AllocationSite?) throws(PageError) -> Int {
     guard order >= 0 && order <= PhysicalMemory.maxOrder else { throw .invalidOrder(order) }
     let index: Int
-    if order == 0, let slot = unsafe PerThreadPageCache.slot(for: self) {
-      guard let cached = unsafe PerThreadPageCache.pop(slot, core: self) else {
-        throw .outOfMemory(order: 0)
-      }
+    if order <= PerThreadPageCache.highestCachedOrder,
+      let slot = unsafe PerThreadPageCache.slot(for: self),
+      let cached = unsafe PerThreadPageCache.pop(slot, order: order, core: self)
+    {
       index = cached
     } else {
-      guard let taken = buddy.withAnnotatedLock({ $0.allocate(order: order, as: .allocated) })
-      else {
-        throw .outOfMemory(order: order)
-      }
-      index = taken
+      index = try allocateFromBuddy(order: order)
     }
     if poison { try checkPoison(index, order: order) }
     let descriptor = unsafe descriptor(index)
+    // The block is exclusively ours: nobody else may touch its descriptor until it
+    // is published through the returned `Page`, so relaxed stores suffice.
     unsafe descriptor.pointee.privateWord.store(0, ordering: .relaxed)
     unsafe descriptor.pointee.flags.store(
       DescriptorFlags(state: .allocated, order: order).rawValue, ordering: .relaxed)
@@ -185,8 +187,27 @@ import Synchronization
       // SAFETY: the block was just taken from the allocator; nobody else uses its bytes.
       unsafe memset(directMapAddress(index), 0, pageSize << order)
     }
-    if recordSites, let site { sites.withAnnotatedLock { $0[index] = site } }
+    if recordSites, let site { recordSite(site, for: index) }
     return index
+  }
+
+  /// Takes a block from the buddy; when it has none, returns the calling thread's
+  /// cached blocks (so they can coalesce) and tries once more.
+  @inline(never)
+  func allocateFromBuddy(order: Int) throws(PageError) -> Int {
+    if let index = buddy.withAnnotatedLock({ $0.allocate(order: order, as: .allocated) }) {
+      return index
+    }
+    PerThreadPageCache.drainCurrentThread(self)
+    if let index = buddy.withAnnotatedLock({ $0.allocate(order: order, as: .allocated) }) {
+      return index
+    }
+    throw .outOfMemory(order: order)
+  }
+
+  @inline(never)
+  private func recordSite(_ site: AllocationSite, for index: Int) {
+    sites.withAnnotatedLock { $0[index] = site }
   }
 
   /// Verifies the poison of a block about to be handed out; quarantines it if broken.
@@ -239,23 +260,37 @@ import Synchronization
   }
 
   /// Frees the allocated block headed by `index` (its reference count reached zero).
+  ///
+  /// Orders up to ``PerThreadPageCache/highestCachedOrder`` go to the calling
+  /// thread's cache (no lock, no merge); larger ones go back to the buddy.
+  @inline(__always)
   func release(_ index: Int) {
     let flags = flags(index)
-    guard flags.state == .allocated else {
-      fatalError("double free: \(describe(index)) is not allocated")
-    }
+    guard flags.state == .allocated else { doubleFree(index) }
     let order = flags.order
     if poison {
       // SAFETY: the last reference is gone; nobody may access the block any more.
       unsafe memset(directMapAddress(index), Int32(BuddyAllocator.poisonByte), pageSize << order)
     }
-    if recordSites { _ = sites.withAnnotatedLock { $0.removeValue(forKey: index) } }
-    if order == 0, let slot = unsafe PerThreadPageCache.slot(for: self) {
-      setFlags(index, DescriptorFlags(state: .cached, order: 0))
-      unsafe PerThreadPageCache.push(index, slot, core: self)
+    if recordSites { forgetSite(of: index) }
+    if order <= PerThreadPageCache.highestCachedOrder,
+      let slot = unsafe PerThreadPageCache.slot(for: self)
+    {
+      setFlags(index, DescriptorFlags(state: .cached, order: order))
+      unsafe PerThreadPageCache.push(index, order: order, slot, core: self)
     } else {
       buddy.withAnnotatedLock { $0.free(index, order: order) }
     }
+  }
+
+  @inline(never)
+  private func forgetSite(of index: Int) {
+    _ = sites.withAnnotatedLock { $0.removeValue(forKey: index) }
+  }
+
+  @inline(never)
+  private func doubleFree(_ index: Int) -> Never {
+    fatalError("double free: \(describe(index)) is not allocated")
   }
 
   /// A description of frame `index` for trap messages: frame number, address, state.
@@ -267,11 +302,12 @@ import Synchronization
 
   // MARK: Thread caches
 
-  /// Takes up to `count` order-0 pages from the buddy into `buffer`, marked cached.
-  func refill(_ buffer: UnsafeMutablePointer<UInt32>, count: Int) -> Int {
+  /// Takes up to `count` blocks of `order` from the buddy into `buffer`, marked cached.
+  @inline(never)
+  func refill(_ buffer: UnsafeMutablePointer<UInt32>, count: Int, order: Int) -> Int {
     buddy.withAnnotatedLock { buddy in
       var taken = 0
-      while taken < count, let index = buddy.allocate(order: 0, as: .cached) {
+      while taken < count, let index = buddy.allocate(order: order, as: .cached) {
         unsafe buffer[taken] = UInt32(index)
         taken += 1
       }
@@ -279,15 +315,19 @@ import Synchronization
     }
   }
 
-  /// Returns cached order-0 pages to the buddy.
-  func drain(_ buffer: UnsafeMutablePointer<UInt32>, count: Int) {
+  /// Returns `count` cached blocks of `order` from `buffer` to the buddy.
+  @inline(never)
+  func drain(_ buffer: UnsafeMutablePointer<UInt32>, count: Int, order: Int) {
     buddy.withAnnotatedLock { buddy in
       for position in 0..<count {
         let index = Int(unsafe buffer[position])
-        guard buddy.flags(index).state == .cached else {
-          fatalError("cached page state: \(describe(index)) in a thread cache is not cached")
+        let flags = buddy.flags(index)
+        guard flags.state == .cached, flags.order == order else {
+          fatalError(
+            "cached block state: \(describe(index)) in a thread cache is not a cached order-\(order) block"
+          )
         }
-        buddy.free(index, order: 0)
+        buddy.free(index, order: order)
       }
     }
   }

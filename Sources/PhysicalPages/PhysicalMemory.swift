@@ -84,6 +84,9 @@ public final class PhysicalMemory: Sendable {
   }
 
   /// Allocates one naturally aligned block of 2^order pages, covered by one ``Page``.
+  ///
+  /// Blocks of orders 0 through 3 come from the calling thread's cache (no lock, no
+  /// buddy split); freed ones go back to the freeing thread's cache.
   public func allocatePages(
     order: Int, zeroed: Bool = false, fileID: StaticString = #fileID, line: UInt = #line
   ) throws(PageError) -> Page {

@@ -66,12 +66,17 @@ void cpm_tsan_acquire(const void *address);
 /// Tells ThreadSanitizer that the lock identified by `address` is being released.
 void cpm_tsan_release(const void *address);
 
-/// The calling thread's page-cache pointer (a C `__thread` variable: cheaper than
-/// pthread_getspecific on the allocation fast path). NULL until set.
-void *cpm_thread_slots(void);
+/// The calling thread's page-cache pointer (defined in CPageMemory.c). Read and
+/// written only through the two inline functions below.
+extern __thread void *cpm_thread_slots_value;
+
+/// The calling thread's page-cache pointer: a C `__thread` variable, read inline (one
+/// thread-local load, cheaper than pthread_getspecific or a call on the allocation
+/// fast path). NULL until set.
+static inline void *cpm_thread_slots(void) { return cpm_thread_slots_value; }
 
 /// Sets the calling thread's page-cache pointer.
-void cpm_set_thread_slots(void *slots);
+static inline void cpm_set_thread_slots(void *slots) { cpm_thread_slots_value = slots; }
 
 /// The calling thread's errno.
 int cpm_errno(void);
