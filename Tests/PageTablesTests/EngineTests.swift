@@ -136,6 +136,25 @@ import Testing
     #expect(table.memory.liveTables == 1)
   }
 
+  @Test func splittingABlockRebuildsContiguousRunsAroundTheHole() throws {
+    let table = try makeTable(ToyFormat())
+    let va: UInt64 = 0x20_0000
+    try table.map(
+      virtualAddress: va, physicalAddress: 0x60_0000, size: 2 << 20, protection: .readWrite)
+    try unmapAndFlush(table, va + 5 * g, g)
+    // Page 5 is gone; its run (pages 4..<8) is broken; the other runs stay whole.
+    #expect(table.translate(va + 5 * g) == nil)
+    for k: UInt64 in [0, 1, 2, 3, 8, 511] {
+      #expect(table.translate(va + k * g)!.entry & 16 != 0, "page \(k) is in an intact run")
+    }
+    for k: UInt64 in [4, 6, 7] {
+      let t = try #require(table.translate(va + k * g))
+      #expect(t.entry & 16 == 0, "page \(k) was in the broken run")
+      #expect(t.physicalAddress == 0x60_0000 + k * g)
+    }
+    try unmapAndFlush(table, va, 2 << 20)
+  }
+
   @Test func readAndClearDirtyReportsEachDirtyLeafOnce() throws {
     let table = try makeTable(ToyFormat(runLength: 1))
     try table.map(

@@ -1,3 +1,4 @@
+import Dispatch
 import PageTables
 import PhysicalPageTables
 import PhysicalPages
@@ -94,5 +95,38 @@ import Testing
     #expect(table.dump().count == mapped, "the failed request left nothing behind")
     try unmapAndFlush(table, 0, 64 << 30)
     #expect(ram.statistics().allocatedPages == 1)
+  }
+
+  /// Threads map and unmap interleaved pages sharing tables while the table pages
+  /// come from and return to the page allocator (its per-thread caches included).
+  @Test func concurrentMapAndUnmapWithTablesOnPhysicalPages() throws {
+    let ram = try PhysicalMemory()
+    let table = try PageTable(format: ToyFormat(runLength: 1), physicalMemory: ram)
+    let errors = LeakBox()
+    DispatchQueue.concurrentPerform(iterations: 4) { t in
+      do {
+        for round in 0..<200 {
+          let region = UInt64(round % 3) << 30
+          var gather = TLBGather(invalidator: RecordingTLB())
+          for k in 0..<4 {
+            let va = region + UInt64((k * 4 + t) % 512) * 4096 + UInt64(k % 2) << 21
+            try table.map(
+              virtualAddress: va, physicalAddress: va, size: 4096, protection: .readWrite)
+            if table.translate(va)?.physicalAddress != va {
+              errors.append(
+                MappingRun(virtualAddress: va, physicalAddress: 0, size: 0, protection: .readOnly))
+            }
+            try table.unmap(virtualAddress: va, size: 4096, gather: &gather)
+          }
+          table.flush(&gather)
+        }
+      } catch {
+        errors.append(
+          MappingRun(virtualAddress: 0, physicalAddress: 0, size: 1, protection: .readOnly))
+      }
+    }
+    #expect(errors.runs.isEmpty)
+    #expect(table.dump().isEmpty)
+    #expect(table.retiredTableCount == 0)
   }
 }

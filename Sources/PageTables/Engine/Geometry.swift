@@ -56,15 +56,24 @@ public struct Geometry: Hashable, Sendable {
   public var rootSelectBits: Int
   /// Physical (output) address bits.
   public var outputBits: Int
+  /// The size (and alignment) of a root table when the hardware wants more than its
+  /// indexed entries: Apple UAT's root is a whole 16 KiB page although only 8 of its
+  /// entries translate. 0 means exactly the root level's entries.
+  public var minimumRootBytes: Int
 
   public init(
-    levels: [LevelGeometry], windows: [VirtualWindow], rootSelectBits: Int = 0, outputBits: Int
+    levels: [LevelGeometry], windows: [VirtualWindow], rootSelectBits: Int = 0, outputBits: Int,
+    minimumRootBytes: Int = 0
   ) {
     self.levels = levels
     self.windows = windows
     self.rootSelectBits = rootSelectBits
     self.outputBits = outputBits
+    self.minimumRootBytes = minimumRootBytes
   }
+
+  /// Bytes allocated for each root table (a power of two).
+  public var rootTableBytes: Int { max(levels[0].tableBytes, minimumRootBytes) }
 
   /// The smallest page size (the last level's leaf size).
   public var granule: UInt64 { levels[levels.count - 1].leafSize }
@@ -88,5 +97,8 @@ public struct Geometry: Hashable, Sendable {
     precondition(rootCoverageBits + rootSelectBits <= 64, "Geometry: index bits fit 64")
     precondition(rootSelectBits <= 2, "Geometry: at most 4 roots")
     precondition(!windows.isEmpty && windows.count <= 2, "Geometry: one or two windows")
+    precondition(
+      minimumRootBytes == 0 || minimumRootBytes & (minimumRootBytes - 1) == 0,
+      "Geometry: minimumRootBytes is a power of two")
   }
 }

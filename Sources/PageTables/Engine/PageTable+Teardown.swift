@@ -9,7 +9,7 @@ extension PageTable {
     for root in 0..<rootCount {
       let base = UInt64(root) << UInt64(rootCoverageBits)
       freeChildren(of: rootTables[root], level: 0, base: base, leaks: &leaks)
-      memory.freeTable(at: rootTables[root], byteCount: levels[0].tableBytes)
+      memory.freeTable(at: rootTables[root], byteCount: rootBytes)
     }
     guard !leaks.runs.isEmpty else { return }
     if options.trapOnLeakedMappings {

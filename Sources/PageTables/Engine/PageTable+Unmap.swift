@@ -218,13 +218,20 @@ extension PageTable {
       fatalError("PageTable.split: the format cannot re-encode a protection it decoded")
     }
     let base = format.outputAddress(of: entry, level: level, virtualAddress: slot)
+    // The smaller leaves keep the TLB benefit of contiguous runs where the level has them
+    // (the block is naturally aligned, so every run of the new table is too).
+    let run = options.useContiguousRuns ? child.contiguousRun : 1
+    let runBytes = child.leafSize &* UInt64(run)
     memory.withTable(at: table, byteCount: child.tableBytes) { newTable in
       for k in 0..<child.entryCount {
-        newTable.store(
-          k,
-          format.leafEntry(
-            template: template, physicalAddress: base &+ UInt64(k) &* child.leafSize,
-            level: childLevel))
+        let physicalAddress = base &+ UInt64(k) &* child.leafSize
+        var leaf = format.leafEntry(
+          template: template, physicalAddress: physicalAddress, level: childLevel)
+        if run > 1 {
+          leaf = format.contiguousEntry(
+            leaf, level: childLevel, runAddress: physicalAddress & ~(runBytes &- 1))
+        }
+        newTable.store(k, leaf)
       }
       newTable.setWord(UInt64(child.entryCount))
     }

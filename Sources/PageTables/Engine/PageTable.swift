@@ -50,10 +50,14 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
   @usableFromInline var rootTables: InlineArray<4, UInt64>
   /// Number of root tables.
   public let rootCount: Int
+  /// Bytes allocated for each root table.
+  @usableFromInline let rootBytes: Int
 
   // Reclamation: operations in flight, and tables waiting for a quiescent moment.
   let activeOperations = Atomic<Int>(0)
   let retireSequence = Atomic<UInt64>(0)
+  /// The highest sequence number reclaimed so far (skips the lock when nothing is new).
+  let reclaimedSequence = Atomic<UInt64>(0)
   let retiredLock = SpinLock()
   var retired: [RetiredTable] = []
 
@@ -79,7 +83,8 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
     self.outputLimit = geometry.outputBits >= 64 ? ~0 : 1 << UInt64(geometry.outputBits)
     self.rootCount = geometry.rootCount
     self.rootTables = InlineArray(repeating: 0)
-    let rootBytes = geometry.levels[0].tableBytes
+    let rootBytes = geometry.rootTableBytes
+    self.rootBytes = rootBytes
     for r in 0..<geometry.rootCount {
       guard let root = memory.allocateTable(byteCount: rootBytes) else {
         for done in 0..<r { memory.freeTable(at: rootTables[done], byteCount: rootBytes) }

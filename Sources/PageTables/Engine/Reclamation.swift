@@ -25,7 +25,7 @@ extension PageTable {
   func exitOperation() {
     let seen = retireSequence.load(ordering: .acquiring)
     let previous = activeOperations.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
-    if previous == 1 && seen != 0 {
+    if previous == 1 && seen != reclaimedSequence.load(ordering: .relaxed) {
       reclaim(upTo: seen)
     }
   }
@@ -45,6 +45,9 @@ extension PageTable {
   /// Frees retired tables with a sequence number up to `sequence`.
   func reclaim(upTo sequence: UInt64) {
     let ready: [RetiredTable] = retiredLock.withLock {
+      if sequence != ~0 && sequence > reclaimedSequence.load(ordering: .relaxed) {
+        reclaimedSequence.store(sequence, ordering: .relaxed)
+      }
       guard !retired.isEmpty else { return [] }
       var ready: [RetiredTable] = []
       var waiting: [RetiredTable] = []

@@ -91,7 +91,8 @@ public struct AppleUATFormat: PageTableFormat {
         LevelGeometry(shift: 25, indexBits: 11, allowsLeaf: false),
         LevelGeometry(shift: 14, indexBits: 11, allowsLeaf: true),
       ],
-      windows: [addressSpace.window], outputBits: outputBits)
+      windows: [addressSpace.window], outputBits: outputBits,
+      minimumRootBytes: Int(Self.pageSize))
   }
 
   /// The TTBAT slot value that binds a context to the table at `rootAddress`:

@@ -264,4 +264,16 @@ extension FormatCases {
     #expect(try unmapAndFlush(table, va, 0x200_4000) == 0x200_4000)
     #expect(table.memory.liveTables == 1)
   }
+
+  @Test func rootIsAWholeSixteenKiBPageSoAContextCanBindIt() throws {
+    for space in [AppleUATFormat.AddressSpace.user, .kernel] {
+      let table = try PageTable(
+        format: AppleUATFormat(addressSpace: space),
+        memory: ImageTableMemory(base: 0x8_0000_0000, byteCount: 1 << 20))
+      #expect(table.rootAddress() % 16384 == 0)
+      #expect(table.memory.usedBytes == 16384, "the root takes a whole 16 KiB page")
+      let slot = try AppleUATFormat.contextTableEntry(rootAddress: table.rootAddress(), asid: 3)
+      #expect(slot == table.rootAddress() | 1 | 3 << 48)
+    }
+  }
 }
