@@ -233,9 +233,7 @@ import Synchronization
     let old = unsafe descriptor(index).pointee.referenceCount.wrappingAdd(
       1, ordering: .relaxed
     ).oldValue
-    if old == 0 {
-      fatalError("reference count positive: get_page on a free page, \(describe(index))")
-    }
+    if old == 0 { referenceCountTrap("reference count positive: get_page on a free page", index) }
   }
 
   /// Drops a reference to the block headed by `index` (put_page); frees it at zero.
@@ -255,8 +253,13 @@ import Synchronization
     if old == 1 {
       release(index)
     } else if old == 0 {
-      fatalError("reference count underflow: put_page on \(describe(index))")
+      referenceCountTrap("reference count underflow: put_page on", index)
     }
+  }
+
+  @inline(never)
+  private func referenceCountTrap(_ message: StaticString, _ index: Int) -> Never {
+    fatalError("\(message) \(describe(index))")
   }
 
   /// Frees the allocated block headed by `index` (its reference count reached zero).

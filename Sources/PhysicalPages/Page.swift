@@ -33,7 +33,9 @@ public struct Page: ~Copyable, @unchecked Sendable {
   }
 
   deinit {
-    unsafe core.putReference(index)
+    // No retain/release of the core: this value's reference keeps the block (and so
+    // the machine's mappings) alive for the whole call, as `core`'s invariant says.
+    unsafe Unmanaged.passUnretained(core)._withUnsafeGuaranteedRef { $0.putReference(index) }
   }
 
   /// Ends this value without dropping its reference (for borrowed and handed-out pages).

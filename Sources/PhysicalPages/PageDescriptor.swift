@@ -59,14 +59,19 @@ struct DescriptorFlags: Equatable, Sendable {
     rawValue = state.rawValue | UInt32(order) << 8 | (handedOut ? Self.handedOutBit : 0)
   }
 
+  @inline(__always)
   var state: PageState {
-    guard let state = PageState(rawValue: rawValue & 0xff) else {
-      fatalError("descriptor flags valid: unknown state in \(rawValue)")
-    }
+    guard let state = PageState(rawValue: rawValue & 0xff) else { Self.invalid(rawValue) }
     return state
   }
 
-  var order: Int { Int((rawValue >> 8) & 0xff) }
+  @inline(never)
+  private static func invalid(_ rawValue: UInt32) -> Never {
+    fatalError("descriptor flags valid: unknown state in \(rawValue)")
+  }
+
+  @inline(__always)
+  var order: Int { Int((rawValue &>> 8) & 0xff) }
 
   var isHandedOut: Bool { rawValue & Self.handedOutBit != 0 }
 }
