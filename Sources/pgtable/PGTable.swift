@@ -8,7 +8,7 @@ struct PGTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "pgtable",
     abstract: "Owned physical pages and the hardware page tables built on them.",
-    subcommands: [DemoCommand.self])
+    subcommands: [DemoCommand.self, ConformanceCommand.self])
 }
 
 struct DemoCommand: ParsableCommand {

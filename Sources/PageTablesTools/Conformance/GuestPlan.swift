@@ -1,0 +1,91 @@
+import PageTables
+
+/// The work one guest run does, in the binary form the guest program reads
+/// (`Examples/BareMetal/Program/Plan.swift`): a header and five-word steps.
+public struct GuestPlan: Sendable {
+  /// Whose tables the guest uses.
+  public enum Mode: UInt64, Sendable {
+    /// The host built the tables; the guest activates and probes.
+    case prebuilt = 1
+    /// The guest builds the tables with the engine.
+    case engine = 2
+  }
+
+  /// The guest's step operations.
+  public enum Operation: UInt64, Sendable {
+    case map = 1
+    case unmap = 2
+    case unmapWithoutInvalidation = 3
+    case invalidateAll = 4
+    case tag = 5
+    case activate = 6
+    case probe = 7
+  }
+
+  public struct Step: Sendable {
+    public var operation: Operation
+    public var operands: (UInt64, UInt64, UInt64, UInt64)
+  }
+
+  public var mode: Mode
+  /// Machine-specific: the format for engine mode, the regime for prebuilt tables.
+  public var configuration: UInt64 = 0
+  /// The prebuilt table's root.
+  public var root: UInt64 = 0
+  /// Machine registers for prebuilt tables (TCR/MAIR/TTBRs, `satp`, CR3).
+  public var registers: [UInt64] = [0, 0, 0, 0]
+  public var tableBase: UInt64 = 0
+  public var tableBytes: UInt64 = 0
+  /// x86: bit 0 asks the start stub for 5-level paging (LA57).
+  public var bootFlags: UInt64 = 0
+  public var steps: [Step] = []
+
+  public init(mode: Mode) { self.mode = mode }
+
+  mutating func add(_ operation: Operation, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0,
+    _ d: UInt64 = 0)
+  {
+    steps.append(Step(operation: operation, operands: (a, b, c, d)))
+  }
+
+  /// The little-endian bytes QEMU loads at the machine's plan address.
+  public func encoded() -> [UInt8] {
+    let headerWords = 16
+    var words: [UInt64] = [
+      0x3130_4E41_4C50_5450, mode.rawValue, configuration, root,
+      registers[0], registers[1], registers[2], registers[3], tableBase, tableBytes,
+      UInt64(steps.count), UInt64(headerWords * 8), bootFlags, 0, 0, 0,
+    ]
+    for step in steps {
+      words += [
+        step.operation.rawValue, step.operands.0, step.operands.1, step.operands.2,
+        step.operands.3,
+      ]
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(words.count * 8)
+    for word in words {
+      for shift in stride(from: 0, to: 64, by: 8) {
+        bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+      }
+    }
+    return bytes
+  }
+
+  /// A protection as the plan encodes it: 1 read, 2 write, 4 execute, 8 user,
+  /// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device).
+  static func bits(_ protection: Protection) -> UInt64 {
+    var bits: UInt64 = 0
+    if protection.read { bits |= 1 }
+    if protection.write { bits |= 2 }
+    if protection.execute { bits |= 4 }
+    if protection.user { bits |= 8 }
+    if protection.global { bits |= 16 }
+    switch protection.memoryType {
+    case .normal: break
+    case .uncached: bits |= 1 << 8
+    case .device: bits |= 2 << 8
+    }
+    return bits
+  }
+}
