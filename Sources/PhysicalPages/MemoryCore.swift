@@ -36,6 +36,10 @@ import Synchronization
   let vmalloc: Mutex<VmallocArea>
 
   private static let nextID = Atomic<UInt64>(1)
+  /// The machines alive right now, by id, held without a reference (a core removes
+  /// itself first thing in its deinit). Per-thread caches look their machine up here
+  /// instead of holding a weak reference (see ``ThreadCacheSlot``).
+  private static let live = Mutex<[UInt64: UnretainedCore]>([:])
   /// Cores kept alive because pages outlived their `PhysicalMemory` (see its deinit).
   private static let keptAlive = Mutex<[MemoryCore]>([])
 
@@ -87,13 +91,40 @@ import Synchronization
     sites = Mutex([:])
     vmalloc = Mutex(
       VmallocArea(byteCount: configuration.vmallocAreaByteCount, pageSize: configuration.pageSize))
+    let id = id
+    let entry = UnretainedCore(self)
+    Self.live.withAnnotatedLock { $0[id] = entry }
   }
 
   deinit {
+    // First: once this returns no thread can find the machine, and a thread that
+    // found it earlier has finished with it (it held the lock while using it).
+    let id = id
+    _ = Self.live.withAnnotatedLock { $0.removeValue(forKey: id) }
     vmalloc.withAnnotatedLock { area in area.releaseReservation() }
     _ = unsafe cpm_unmap(UnsafeMutableRawPointer(descriptors), descriptorByteCount)
     _ = unsafe cpm_unmap(directMap, configuration.byteCount)
     _ = cpm_close(fd)
+  }
+
+  /// Runs `body` on the machine `id` if it is still alive, holding the registry lock
+  /// (so the machine cannot finish its deinit meanwhile). `body` must not take the
+  /// last reference to any machine.
+  static func withLiveCore(id: UInt64, _ body: (MemoryCore) -> Void) {
+    live.withAnnotatedLock { live in
+      guard let entry = live[id] else { return }
+      // SAFETY: a registered core has not passed the start of its deinit, which
+      // waits for this lock; so it is valid for the whole call. No retain: it may
+      // already be waiting in its deinit.
+      unsafe Unmanaged.passUnretained(entry.core)._withUnsafeGuaranteedRef(body)
+    }
+  }
+
+  /// Runs `body` with a test for whether a machine id is alive, under the registry lock.
+  static func withLiveIDs<R>(_ body: ((UInt64) -> Bool) -> R) -> R {
+    live.withAnnotatedLock { live in
+      body { live[$0] != nil }
+    }
   }
 
   /// Keeps `core` alive until the process exits.
@@ -333,5 +364,18 @@ import Synchronization
         buddy.free(index, order: order)
       }
     }
+  }
+}
+
+/// A machine in the registry of live machines, held without a reference.
+///
+/// ## Invariants
+/// - `core` is valid while this entry is registered: a core unregisters itself first
+///   thing in its deinit, under the registry lock.
+@safe struct UnretainedCore: @unchecked Sendable {
+  unowned(unsafe) let core: MemoryCore
+
+  init(_ core: MemoryCore) {
+    unsafe self.core = core
   }
 }

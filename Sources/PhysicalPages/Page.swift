@@ -33,9 +33,17 @@ public struct Page: ~Copyable, @unchecked Sendable {
   }
 
   deinit {
-    // No retain/release of the core: this value's reference keeps the block (and so
-    // the machine's mappings) alive for the whole call, as `core`'s invariant says.
-    unsafe Unmanaged.passUnretained(core)._withUnsafeGuaranteedRef { $0.putReference(index) }
+    withCore { $0.putReference(index) }
+  }
+
+  /// Runs `body` on the machine without retaining or releasing it: this value's
+  /// reference keeps the block, and so the machine's mappings, alive for the call
+  /// (see `core`'s invariant). The machine object has a side table (thread caches
+  /// refer to it weakly), so every retain would take the runtime's slow path.
+  @inline(__always)
+  func withCore<R>(_ body: (MemoryCore) -> R) -> R {
+    // SAFETY: `core` outlives this value (invariant), so it is alive for the call.
+    unsafe Unmanaged.passUnretained(core)._withUnsafeGuaranteedRef(body)
   }
 
   /// Ends this value without dropping its reference (for borrowed and handed-out pages).
@@ -44,7 +52,7 @@ public struct Page: ~Copyable, @unchecked Sendable {
   }
 
   /// The physical address of the block's first byte.
-  public var physicalAddress: PhysicalAddress { unsafe core.physicalAddress(index) }
+  public var physicalAddress: PhysicalAddress { withCore { $0.physicalAddress(index) } }
 
   /// The page frame number (`physicalAddress / pageSize`) of the block's first page.
   public var frameNumber: UInt64 { unsafe core.frameNumber(index) }
@@ -61,13 +69,14 @@ public struct Page: ~Copyable, @unchecked Sendable {
   /// `into_raw`). The block is marked "handed out" and stays allocated until
   /// ``init(fromPhysicalAddress:in:)`` takes it back.
   public consuming func intoPhysicalAddress() -> PhysicalAddress {
-    let core = unsafe self.core
     let index = self.index
-    let descriptor = unsafe core.descriptor(index)
-    _ = unsafe descriptor.pointee.flags.bitwiseOr(
-      DescriptorFlags.handedOutBit, ordering: .relaxed)
+    let address = withCore { core in
+      _ = unsafe core.descriptor(index).pointee.flags.bitwiseOr(
+        DescriptorFlags.handedOutBit, ordering: .relaxed)
+      return core.physicalAddress(index)
+    }
     forget()
-    return core.physicalAddress(index)
+    return address
   }
 
   /// Takes back ownership of a block given out by ``intoPhysicalAddress()``

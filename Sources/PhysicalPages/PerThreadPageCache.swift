@@ -10,17 +10,18 @@ import CPageMemory
 /// - For each order `o` in `0...PerThreadPageCache.highestCachedOrder`,
 ///   `frames[offset(o) ..< offset(o) + counts[o]]` are head frame indices of blocks
 ///   of order `o` of `coreID`'s machine, in state `cached` with order `o`.
-/// - `core` is weak: a cache never keeps a machine alive, and a slot whose machine
-///   is gone (`core == nil`) is emptied without touching anything of that machine.
-///   The fast paths never load it (a weak load goes through the side table); they
-///   compare `coreID` only.
+/// - A slot holds no reference to its machine, so a cache never keeps a machine
+///   alive (and the machine object needs no weak-reference side table, which would
+///   send every retain and release of it down the runtime's slow path). A slot
+///   whose machine is gone (`MemoryCore.withLiveCore(id:)` finds nothing) is emptied
+///   without touching anything of that machine. Machine ids are never reused.
 @safe struct ThreadCacheSlot {
+  /// The machine this slot serves (`MemoryCore.id`), or 0 for an unused slot.
   var coreID: UInt64
   /// The number of cached blocks of each order (`highestCachedOrder + 1` entries).
   let counts: UnsafeMutablePointer<Int>
   /// The cached blocks' head indices, one section per order (see `offset(_:)`).
   let frames: UnsafeMutablePointer<UInt32>
-  weak var core: MemoryCore?
 }
 
 /// Per-thread caches of low-order free blocks, so the common allocate/free pair
@@ -107,7 +108,7 @@ import CPageMemory
       unsafe counts.initialize(repeating: 0, count: highestCachedOrder + 1)
       let frames = UnsafeMutablePointer<UInt32>.allocate(capacity: totalCapacity)
       unsafe (slots + position).initialize(
-        to: ThreadCacheSlot(coreID: 0, counts: counts, frames: frames, core: nil))
+        to: ThreadCacheSlot(coreID: 0, counts: counts, frames: frames))
     }
     unsafe pthread_setspecific(key, slots)
     unsafe cpm_set_thread_slots(slots)
@@ -118,8 +119,10 @@ import CPageMemory
     cpm_set_thread_slots(nil)
     for position in 0..<slotCount {
       let slot = unsafe slots + position
-      if let core = unsafe slot.pointee.core {
-        unsafe drain(slot, core: core)
+      let id = unsafe slot.pointee.coreID
+      if id != 0 {
+        // Under the registry lock: the machine cannot finish dying meanwhile.
+        MemoryCore.withLiveCore(id: id) { core in unsafe drain(slot, core: core) }
       }
       unsafe slot.pointee.counts.deallocate()
       unsafe slot.pointee.frames.deallocate()
@@ -151,14 +154,18 @@ import CPageMemory
     _ slots: UnsafeMutablePointer<ThreadCacheSlot>, for core: MemoryCore
   ) -> UnsafeMutablePointer<ThreadCacheSlot>? {
     var chosen: Int? = nil
-    for position in 0..<slotCount {
-      let slot = unsafe slots + position
-      if unsafe slot.pointee.coreID == core.id {
-        chosen = position
-        break
-      }
-      if unsafe chosen == nil && (slot.pointee.coreID == 0 || slot.pointee.core == nil) {
-        chosen = position
+    for position in 0..<slotCount where unsafe slots[position].coreID == core.id {
+      chosen = position
+      break
+    }
+    if chosen == nil {
+      // A free slot, or one whose machine is gone.
+      chosen = MemoryCore.withLiveIDs { isLive in
+        for position in 0..<slotCount {
+          let id = unsafe slots[position].coreID
+          if id == 0 || !isLive(id) { return position }
+        }
+        return nil
       }
     }
     guard let chosen else { return nil }
@@ -167,7 +174,6 @@ import CPageMemory
       // A free slot, or one whose machine is gone: forget its blocks without touching them.
       unsafe slot.pointee.coreID = core.id
       unsafe slot.pointee.counts.update(repeating: 0, count: highestCachedOrder + 1)
-      unsafe slot.pointee.core = core
     }
     if chosen != 0 { unsafe swap(&slots[0], &slots[chosen]) }
     return unsafe slots

@@ -87,6 +87,20 @@ let benchmarks: @Sendable () -> Void = {
     }
   }
 
+  Benchmark("order-0 burst: 256 allocations, then 256 frees") { benchmark in
+    // Past the thread cache's capacity both ways: exercises its batched refill and
+    // drain. The pages are parked as physical addresses (a Page can't go in an Array).
+    var addresses: [PhysicalAddress] = []
+    addresses.reserveCapacity(256)
+    for _ in benchmark.scaledIterations {
+      for _ in 0..<256 { addresses.append(try! memory.allocatePage().intoPhysicalAddress()) }
+      for address in addresses {
+        _ = unsafe Page(uncheckedFromPhysicalAddress: address, in: memory)
+      }
+      addresses.removeAll(keepingCapacity: true)
+    }
+  }
+
   Benchmark("order-9 allocate+free pair") { benchmark in
     for _ in benchmark.scaledIterations {
       let block = try! memory.allocatePages(order: 9)
