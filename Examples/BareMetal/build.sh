@@ -15,6 +15,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${2:-$root/.build-guest/$arch}
 mkdir -p "$out"
+# One build per output directory at a time (tests and the tool may race).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$out/.lock"
+  flock 9
+fi
 
 tooldir=$(dirname "$(command -v swiftc)")
 clang="$tooldir/clang"

@@ -1,0 +1,70 @@
+import Foundation
+import PageTables
+import Testing
+
+@testable import PageTablesTools
+
+/// The QEMU conformance suite: the library's tables against real MMU emulation.
+///
+/// Runs when `qemu-system-aarch64`, `-riscv64` and `-x86_64` are installed
+/// (`Scripts/install-qemu.sh`); otherwise it is skipped and says so — unless the
+/// environment variable `CI` is set, where a missing QEMU fails.
+@Suite("QEMU conformance", .serialized)
+struct ConformanceTests {
+  static let missing = ConformanceSuite.missingQEMU()
+  static var qemuInstalled: Bool { missing.isEmpty }
+
+  @Test("QEMU is installed wherever CI is set")
+  func qemuInstalledInCI() {
+    if ProcessInfo.processInfo.environment["CI"] != nil {
+      #expect(
+        Self.missing.isEmpty,
+        "CI is set but QEMU is missing (\(Self.missing)): run Scripts/install-qemu.sh")
+    } else if !Self.qemuInstalled {
+      print("QEMU not installed: conformance skipped (missing \(Self.missing.joined(separator: ", ")))")
+    }
+  }
+
+  @Test(
+    "Every configuration translates on QEMU as the library's translate says, host-built and guest-built",
+    .enabled(if: qemuInstalled, "QEMU not installed: conformance skipped"))
+  func qemuAgreesWithTranslate() throws {
+    let summary = try ConformanceSuite.run(ConformanceOptions()) { print($0) }
+    print(summary.report)
+    #expect(summary.configurations >= 29)
+    #expect(summary.addresses > 10_000)
+    #expect(summary.mismatches == 0)
+    #expect(summary.passed, "\(summary.report)")
+  }
+
+  @Test(
+    "A table image with corrupted leaf addresses is caught by the suite",
+    .enabled(if: qemuInstalled, "QEMU not installed: conformance skipped"))
+  func corruptedImageIsCaught() throws {
+    let original = ConformanceConfiguration.riscv(.sv39, way: .hostBuilt)
+    // Every RISC-V leaf (V and one of R/W/X) gets PPN bit 9 flipped: +2 MiB.
+    let corrupted = ConformanceConfiguration(
+      name: "RISC-V Sv39 corrupted", machine: original.machine, way: original.way,
+      probing: original.probing
+    ) { seed in
+      var run = try original.prepare(seed)
+      var image = run.image ?? []
+      for offset in stride(from: 0, to: image.count - 7, by: 8) {
+        var word: UInt64 = 0
+        for byte in 0..<8 { word |= UInt64(image[offset + byte]) << UInt64(8 * byte) }
+        guard word & 1 != 0, word & 0b1110 != 0 else { continue }
+        word ^= 1 << 19
+        for byte in 0..<8 { image[offset + byte] = UInt8(truncatingIfNeeded: word >> UInt64(8 * byte)) }
+      }
+      run.image = image
+      return run
+    }
+    let build = try ProcessRunner.run(
+      "/bin/sh", [ConformanceSuite.defaultPackageRoot.path + "/Examples/BareMetal/build.sh", "riscv64"],
+      timeout: 600)
+    #expect(build.status == 0, "\(build.output)")
+    let result = ConformanceSuite.runOne(corrupted, seed: 7, options: ConformanceOptions())
+    #expect(result.failures.count == 1, "only the pointer to the run files: \(result.failures)")
+    #expect(result.mismatches.count > 100)
+  }
+}
