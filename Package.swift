@@ -6,6 +6,9 @@ import PackageDescription
 let strict: [SwiftSetting] = [
   .strictMemorySafety(),
   .treatWarning("StrictMemorySafety", as: .error),
+  // Let generic engine code specialise across modules in release builds (the
+  // page-table hot paths cross PageTables, PhysicalPageTables and PhysicalPages).
+  .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(

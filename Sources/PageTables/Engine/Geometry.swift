@@ -22,13 +22,15 @@ public struct LevelGeometry: Hashable, Sendable {
   }
 
   /// Bytes mapped by one leaf entry at this level.
-  public var leafSize: UInt64 { 1 << UInt64(shift) }
+  @inlinable public var leafSize: UInt64 { 1 << UInt64(shift) }
   /// Entries in one table of this level.
-  public var entryCount: Int { 1 << indexBits }
+  @inlinable public var entryCount: Int { 1 << indexBits }
   /// Bytes of one table of this level.
-  public var tableBytes: Int { entryCount * 8 }
+  @inlinable public var tableBytes: Int { entryCount * 8 }
   /// Bytes of virtual address space one table of this level covers.
-  public var coverage: UInt64 { indexBits + shift >= 64 ? 0 : 1 << UInt64(indexBits + shift) }
+  @inlinable public var coverage: UInt64 {
+    indexBits + shift >= 64 ? 0 : 1 << UInt64(indexBits + shift)
+  }
 }
 
 /// A window of virtual addresses a table translates, inclusive at both ends.
@@ -39,7 +41,7 @@ public struct VirtualWindow: Hashable, Sendable {
     self.first = first
     self.last = last
   }
-  public func contains(_ address: UInt64) -> Bool { address >= first && address <= last }
+  @inlinable public func contains(_ address: UInt64) -> Bool { address >= first && address <= last }
 }
 
 /// The shape of a format's tree and the addresses it accepts.

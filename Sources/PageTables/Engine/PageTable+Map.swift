@@ -4,7 +4,10 @@ struct MapCursor {
   @usableFromInline var virtualAddress: UInt64
   @usableFromInline var physicalAddress: UInt64
   @usableFromInline let end: UInt64
-  @usableFromInline let templates: InlineArray<6, UInt64>
+  @usableFromInline let protection: Protection
+  /// Leaf templates by level, computed on first use (bit `level` of `ready`).
+  @usableFromInline var templates: InlineArray<6, UInt64>
+  @usableFromInline var ready: UInt8
 }
 
 /// How a step of `map` ended.
@@ -36,15 +39,17 @@ extension PageTable {
   ) throws(PageTableError) -> UInt64 {
     let start = try locate(virtualAddress, size: size)
     try checkOutput(physicalAddress, size: size)
+    // Refuse an unsupported protection before anything changes: every format can
+    // express at its page level whatever it can express at all. Larger leaves' templates
+    // are computed when first needed.
     var templates = InlineArray<6, UInt64>(repeating: 0)
-    for level in 0..<levelCount where levels[level].allowsLeaf {
-      templates[level] = try format.leafTemplate(for: protection, level: level)
-    }
+    let pageLevel = levelCount &- 1
+    templates[pageLevel] = try format.leafTemplate(for: protection, level: pageLevel)
     enterOperation()
     defer { exitOperation() }
     var cursor = MapCursor(
       virtualAddress: start, physicalAddress: physicalAddress, end: start &+ size,
-      templates: templates)
+      protection: protection, templates: templates, ready: 1 << UInt8(pageLevel))
     while cursor.virtualAddress != cursor.end {
       let (rootAddress, base) = root(for: cursor.virtualAddress)
       let status = memory.withTable(at: rootAddress, byteCount: levels[0].tableBytes) { view in
@@ -147,6 +152,14 @@ extension PageTable {
   func writeLeaves(_ view: TableView, level: Int, index: Int, count: Int, cursor: inout MapCursor)
     -> LeafStatus
   {
+    if cursor.ready & (1 << UInt8(level)) == 0 {
+      do {
+        cursor.templates[level] = try format.leafTemplate(for: cursor.protection, level: level)
+        cursor.ready |= 1 << UInt8(level)
+      } catch {
+        return .failed(error)
+      }
+    }
     guard reserve(view, UInt64(count)) else { return .retry }
     let geometry = levels[level]
     let leafSize = geometry.leafSize

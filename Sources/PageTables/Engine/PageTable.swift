@@ -47,7 +47,7 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
   @usableFromInline let granule: UInt64
   @usableFromInline let windows: [VirtualWindow]
   @usableFromInline let outputLimit: UInt64
-  @usableFromInline var rootTables: InlineArray<4, UInt64>
+  @usableFromInline let rootTables: InlineArray<4, UInt64>
   /// Number of root tables.
   public let rootCount: Int
   /// Bytes allocated for each root table.
@@ -62,11 +62,25 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
   var retired: [RetiredTable] = []
 
   /// Creates an empty table: allocates the root table(s), nothing else.
-  public init(format: Format, memory: Memory, options: PageTableOptions = PageTableOptions())
-    throws(PageTableError)
-  {
+  public convenience init(
+    format: Format, memory: Memory, options: PageTableOptions = PageTableOptions()
+  ) throws(PageTableError) {
     let geometry = format.geometry
     geometry.validate()
+    // Roots are allocated before the designated initializer runs, so a failure never
+    // has to destroy a partly initialized table (whose atomics trip the optimizer).
+    guard
+      let roots = Self.allocateRoots(geometry.rootCount, bytes: geometry.rootTableBytes, in: memory)
+    else {
+      throw .outOfTableMemory
+    }
+    self.init(format: format, memory: memory, options: options, geometry: geometry, roots: roots)
+  }
+
+  init(
+    format: Format, memory: Memory, options: PageTableOptions, geometry: Geometry,
+    roots: InlineArray<4, UInt64>
+  ) {
     self.format = format
     self.memory = memory
     self.options = options
@@ -82,16 +96,22 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
     self.windows = geometry.windows
     self.outputLimit = geometry.outputBits >= 64 ? ~0 : 1 << UInt64(geometry.outputBits)
     self.rootCount = geometry.rootCount
-    self.rootTables = InlineArray(repeating: 0)
-    let rootBytes = geometry.rootTableBytes
-    self.rootBytes = rootBytes
-    for r in 0..<geometry.rootCount {
-      guard let root = memory.allocateTable(byteCount: rootBytes) else {
-        for done in 0..<r { memory.freeTable(at: rootTables[done], byteCount: rootBytes) }
-        throw .outOfTableMemory
+    self.rootBytes = geometry.rootTableBytes
+    self.rootTables = roots
+  }
+
+  /// Allocates `count` root tables, or none (freeing any it got) if memory runs out.
+  static func allocateRoots(_ count: Int, bytes: Int, in memory: Memory) -> InlineArray<4, UInt64>?
+  {
+    var roots = InlineArray<4, UInt64>(repeating: 0)
+    for r in 0..<count {
+      guard let root = memory.allocateTable(byteCount: bytes) else {
+        for done in 0..<r { memory.freeTable(at: roots[done], byteCount: bytes) }
+        return nil
       }
-      rootTables[r] = root
+      roots[r] = root
     }
+    return roots
   }
 
   /// The physical address of root table `index` (what a TTBR, CR3 or `satp` holds).

@@ -37,6 +37,7 @@ public protocol TableMemory: Sendable {
 /// 8-byte word, both valid for the duration of the `withTable` call that made the
 /// view.
 @safe
+@frozen
 public struct TableView {
   @usableFromInline let entries: UnsafeMutablePointer<Atomic<UInt64>>
   @usableFromInline let bookkeeping: UnsafeMutablePointer<Atomic<UInt64>>
@@ -48,20 +49,20 @@ public struct TableView {
   /// - Safety: both pointers must be 8-byte aligned, valid for reads and writes of
   ///   `count` entries and one word, and stay so until the view is dropped; nothing
   ///   may access that memory non-atomically meanwhile.
-  @unsafe
+  @unsafe @inlinable
   public init(entries: UnsafeMutableRawPointer, count: Int, bookkeeping: UnsafeMutableRawPointer) {
     unsafe self.entries = entries.bindMemory(to: Atomic<UInt64>.self, capacity: count)
     unsafe self.bookkeeping = bookkeeping.bindMemory(to: Atomic<UInt64>.self, capacity: 1)
     self.count = count
   }
 
-  @inline(__always)
+  @usableFromInline @inline(__always)
   func check(_ index: Int) {
     assert(index >= 0 && index < count, "TableView: entry index out of range")
   }
 
   /// The entry at `index` (relaxed).
-  @inline(__always)
+  @inlinable @inline(__always)
   public func load(_ index: Int) -> UInt64 {
     check(index)
     // SAFETY: the view's invariant covers entries[0..<count]; index was checked in
@@ -70,21 +71,21 @@ public struct TableView {
   }
 
   /// The entry at `index`, ordered after the store that published it (acquire).
-  @inline(__always)
+  @inlinable @inline(__always)
   public func loadAcquiring(_ index: Int) -> UInt64 {
     check(index)
     return unsafe entries[index].load(ordering: .acquiring)
   }
 
   /// Stores `value` at `index` (relaxed).
-  @inline(__always)
+  @inlinable @inline(__always)
   public func store(_ index: Int, _ value: UInt64) {
     check(index)
     unsafe entries[index].store(value, ordering: .relaxed)
   }
 
   /// Stores `value` at `index`, publishing earlier writes (release).
-  @inline(__always)
+  @inlinable @inline(__always)
   public func storeReleasing(_ index: Int, _ value: UInt64) {
     check(index)
     unsafe entries[index].store(value, ordering: .releasing)
@@ -92,7 +93,7 @@ public struct TableView {
 
   /// Replaces `expected` with `desired` at `index` if it is still there; returns the
   /// value found (equal to `expected` on success).
-  @inline(__always)
+  @inlinable @inline(__always)
   public func compareExchange(_ index: Int, expected: UInt64, desired: UInt64) -> (
     exchanged: Bool, original: UInt64
   ) {
@@ -102,29 +103,29 @@ public struct TableView {
   }
 
   /// The bookkeeping word.
-  @inline(__always)
+  @inlinable @inline(__always)
   public var word: UInt64 { unsafe bookkeeping.pointee.load(ordering: .acquiring) }
 
   /// Sets the bookkeeping word (only for a table nobody else can see yet).
-  @inline(__always)
+  @inlinable @inline(__always)
   public func setWord(_ value: UInt64) {
     unsafe bookkeeping.pointee.store(value, ordering: .releasing)
   }
 
   /// Adds to the bookkeeping word; returns the new value.
-  @inline(__always)
+  @inlinable @inline(__always)
   public func addToWord(_ delta: UInt64) -> UInt64 {
     unsafe bookkeeping.pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
   }
 
   /// Subtracts from the bookkeeping word; returns the new value.
-  @inline(__always)
+  @inlinable @inline(__always)
   public func subtractFromWord(_ delta: UInt64) -> UInt64 {
     unsafe bookkeeping.pointee.wrappingSubtract(delta, ordering: .acquiringAndReleasing).newValue
   }
 
   /// Compare-and-swap on the bookkeeping word.
-  @inline(__always)
+  @inlinable @inline(__always)
   public func exchangeWord(expected: UInt64, desired: UInt64) -> (exchanged: Bool, original: UInt64)
   {
     unsafe bookkeeping.pointee.compareExchange(
