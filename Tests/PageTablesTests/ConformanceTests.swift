@@ -21,7 +21,8 @@ struct ConformanceTests {
         Self.missing.isEmpty,
         "CI is set but QEMU is missing (\(Self.missing)): run Scripts/install-qemu.sh")
     } else if !Self.qemuInstalled {
-      print("QEMU not installed: conformance skipped (missing \(Self.missing.joined(separator: ", ")))")
+      print(
+        "QEMU not installed: conformance skipped (missing \(Self.missing.joined(separator: ", ")))")
     }
   }
 
@@ -54,13 +55,16 @@ struct ConformanceTests {
         for byte in 0..<8 { word |= UInt64(image[offset + byte]) << UInt64(8 * byte) }
         guard word & 1 != 0, word & 0b1110 != 0 else { continue }
         word ^= 1 << 19
-        for byte in 0..<8 { image[offset + byte] = UInt8(truncatingIfNeeded: word >> UInt64(8 * byte)) }
+        for byte in 0..<8 {
+          image[offset + byte] = UInt8(truncatingIfNeeded: word >> UInt64(8 * byte))
+        }
       }
       run.image = image
       return run
     }
     let build = try ProcessRunner.run(
-      "/bin/sh", [ConformanceSuite.defaultPackageRoot.path + "/Examples/BareMetal/build.sh", "riscv64"],
+      "/bin/sh",
+      [ConformanceSuite.defaultPackageRoot.path + "/Examples/BareMetal/build.sh", "riscv64"],
       timeout: 600)
     #expect(build.status == 0, "\(build.output)")
     let result = ConformanceSuite.runOne(corrupted, seed: 7, options: ConformanceOptions())

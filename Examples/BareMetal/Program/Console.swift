@@ -3,7 +3,7 @@ enum Console {
   /// Writes static text.
   static func write(_ text: StaticString) {
     text.withUTF8Buffer { bytes in
-      for unsafe byte in unsafe bytes { Machine.putByte(byte) }
+      for index in 0..<bytes.count { Machine.putByte(unsafe bytes[index]) }
     }
   }
 

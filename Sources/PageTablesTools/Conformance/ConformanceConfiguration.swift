@@ -28,6 +28,12 @@ struct PreparedRun {
   var hypervisor: Bool
   var mappings: Int
   var holes: Int
+  var leafSizes: [UInt64]
+  var contiguousLeaves: Int
+  var protections: Int
+  var unmapChecks: Int
+  /// The test mappings and holes, one per line, for the run directory.
+  var description: String
 }
 
 extension ConformanceConfiguration {
@@ -197,7 +203,10 @@ extension PlanGenerator {
   func prepared(_ plan: GuestPlan, hypervisor: Bool) -> PreparedRun {
     PreparedRun(
       plan: plan, image: mode == .prebuilt ? memory.bytes() : nil, probes: probes,
-      hypervisor: hypervisor, mappings: counts.maps, holes: counts.holes)
+      hypervisor: hypervisor, mappings: counts.maps, holes: counts.holes,
+      leafSizes: leafSizes.sorted(), contiguousLeaves: contiguousLeaves,
+      protections: protectionsUsed.count, unmapChecks: counts.unmapChecks,
+      description: mappingDescription)
   }
 }
 

@@ -64,7 +64,9 @@ public enum ConformanceSuite {
     guard errors.isEmpty else {
       throw ConformanceError.guestBuildFailed(errors.joined(separator: "\n"))
     }
-    log("built guests for \(archList.map(\.rawValue).joined(separator: ", ")) in \(seconds(since: start))")
+    log(
+      "built guests for \(archList.map(\.rawValue).joined(separator: ", ")) in \(seconds(since: start))"
+    )
 
     let jobs = options.seeds.flatMap { seed in configurations.map { ($0, seed) } }
     let results = Mutex([ConformanceResult?](repeating: nil, count: jobs.count))
@@ -90,7 +92,8 @@ public enum ConformanceSuite {
   }
 
   /// Prepares, runs and checks one configuration with one seed.
-  static func runOne(_ configuration: ConformanceConfiguration, seed: UInt64,
+  static func runOne(
+    _ configuration: ConformanceConfiguration, seed: UInt64,
     options: ConformanceOptions
   ) -> ConformanceResult {
     let start = Date()
@@ -99,11 +102,17 @@ public enum ConformanceSuite {
       let prepared = try configuration.prepare(seed)
       result.mappings = prepared.mappings
       result.holes = prepared.holes
+      result.leafSizes = prepared.leafSizes
+      result.contiguousLeaves = prepared.contiguousLeaves
+      result.protections = prepared.protections
+      result.unmapChecks = prepared.unmapChecks
       let slug = "\(configuration.name)-\(configuration.way.rawValue)-\(seed)"
         .map { $0.isLetter || $0.isNumber ? $0 : "-" }
       let directory = options.packageRoot.appendingPathComponent(
         ".build-guest/runs/\(String(slug))")
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      try prepared.description.write(
+        to: directory.appendingPathComponent("mappings.txt"), atomically: true, encoding: .utf8)
       let planFile = directory.appendingPathComponent("plan.bin")
       try Data(prepared.plan.encoded()).write(to: planFile)
       var imagePath: String?
@@ -280,8 +289,14 @@ public struct ConformanceResult: Sendable {
   public let way: ConformanceConfiguration.Way
   public let probing: String
   public let seed: UInt64
+  /// Random test mappings made, holes punched into them, unmap checks (engine).
   public var mappings = 0
   public var holes = 0
+  public var unmapChecks = 0
+  /// Leaf sizes in the finished tables, leaves in contiguous runs, protections used.
+  public var leafSizes: [UInt64] = []
+  public var contiguousLeaves = 0
+  public var protections = 0
   /// Addresses probed and compared.
   public var addresses = 0
   /// Individual accesses compared (an address is probed with several kinds).
@@ -311,8 +326,20 @@ public struct ConformanceResult: Sendable {
       + "\(way.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) "
       + "\(String(addresses).leftPadded(6)) \(String(accesses).leftPadded(7)) "
       + "\(String(mismatches.count).leftPadded(5))"
-    if controlProbes > 0 { text += "  TLB control \(staleTranslations)/\(controlProbes) stale" }
     if !passed { text += "  FAILED" }
+    return text
+  }
+
+  /// What the run covered: leaf sizes, runs, holes, protections, TLB checks.
+  public var coverage: String {
+    var text =
+      "leaves \(leafSizes.map { Formatting.size($0).replacingOccurrences(of: " ", with: "") }.joined(separator: "/"))"
+      + ", \(contiguousLeaves) in contiguous runs, \(mappings) mappings, \(holes) holes, "
+      + "\(protections) protections"
+    if controlProbes > 0 {
+      text +=
+        ", \(unmapChecks) unmap+TLBI checks, control: \(staleTranslations)/\(controlProbes) stale without invalidation"
+    }
     return text
   }
 }
@@ -335,7 +362,10 @@ public struct ConformanceSummary: Sendable {
       "QEMU conformance (\(qemuVersion))",
       "configuration                      way           probes accesses mism.",
     ]
-    lines += results.map(\.line)
+    for result in results {
+      lines.append(result.line)
+      lines.append("    " + result.coverage)
+    }
     for result in results where !result.passed {
       lines.append("\(result.name) (\(result.way.rawValue), seed \(result.seed)):")
       for failure in result.failures { lines.append("  \(failure)") }

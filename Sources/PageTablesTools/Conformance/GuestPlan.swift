@@ -42,9 +42,10 @@ public struct GuestPlan: Sendable {
 
   public init(mode: Mode) { self.mode = mode }
 
-  mutating func add(_ operation: Operation, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0,
-    _ d: UInt64 = 0)
-  {
+  mutating func add(
+    _ operation: Operation, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0,
+    _ d: UInt64 = 0
+  ) {
     steps.append(Step(operation: operation, operands: (a, b, c, d)))
   }
 

@@ -54,6 +54,8 @@ final class PlanGenerator<Format: PageTableFormat> {
   /// Virtual ranges used by mappings (including removed ones) or reserved.
   var used: [Range<UInt64>] = []
   var holes: [Range<UInt64>] = []
+  /// Mappings kept whole (one leaf of each size), so every size stays in the tables.
+  var intact: Set<UInt64> = []
   var probes: [ProbeExpectation] = []
   /// Steps before activation (engine mode: maps and unmaps) and after.
   var setupSteps: [GuestPlan.Step] = []
@@ -61,6 +63,11 @@ final class PlanGenerator<Format: PageTableFormat> {
   var tags: [UInt64: UInt64] = [:]
   var protections: [Protection] = []
   var counts = (maps: 0, holes: 0, unmapChecks: 0, controlPages: 0)
+  /// Leaf sizes found in the finished tables, leaves in contiguous runs, and
+  /// protections used by test mappings.
+  var leafSizes: Set<UInt64> = []
+  var contiguousLeaves = 0
+  var protectionsUsed: Set<Protection> = []
 
   init(
     format: Format, machine: GuestMachine, mode: GuestPlan.Mode, kinds: [ProbeKind],
@@ -107,6 +114,7 @@ final class PlanGenerator<Format: PageTableFormat> {
       }
     }
     try makeMappings()
+    try makeProtectionPages()
     try makeHoles()
     makeProbes()
     if mode == .engine {
@@ -214,12 +222,28 @@ final class PlanGenerator<Format: PageTableFormat> {
         // Half a block of smaller leaves, a whole block, and half a block again.
         shapes.append((leaf * 2, leaf, leaf / 2))
       }
-      for shape in shapes {
-        guard let base = freeVirtualRange(size: shape.size + shape.alignment, alignment: shape.alignment),
+      for (index, shape) in shapes.enumerated() {
+        guard
+          let base = freeVirtualRange(
+            size: shape.size + shape.alignment, alignment: shape.alignment),
           let pa = physicalAddress(size: shape.size + shape.alignment, alignment: shape.alignment)
         else { continue }
         try map(base + shape.offset, pa + shape.offset, shape.size, randomProtection(), test: true)
+        if index == 0 { intact.insert(base + shape.offset) }
       }
+    }
+  }
+
+  /// One page for every protection the format can express, so that each
+  /// combination is probed in every run.
+  func makeProtectionPages() throws(PageTableError) {
+    let granule = geometry.granule
+    for protection in protections {
+      guard let va = freeVirtualRange(size: granule, alignment: granule),
+        let pa = physicalAddress(size: granule, alignment: granule)
+      else { continue }
+      try map(va, pa, granule, protection, test: true)
+      intact.insert(va)
     }
   }
 
@@ -228,13 +252,15 @@ final class PlanGenerator<Format: PageTableFormat> {
   func makeHoles() throws(PageTableError) {
     let granule = geometry.granule
     var chosen: [MappingRun] = []
-    for mapping in mappings where mapping.size > granule && pick(3) == 0 {
+    for mapping in mappings
+    where mapping.size > granule && !intact.contains(mapping.virtualAddress) && pick(2) == 0 {
       chosen.append(mapping)
     }
     for mapping in chosen.prefix(8) {
       let pages = mapping.size / granule
       let start = mapping.virtualAddress + (1 + pick(pages - 2)) * granule
-      let size = granule * (1 + pick(min(3, (mapping.virtualAddress + mapping.size - start) / granule)))
+      let size =
+        granule * (1 + pick(min(3, (mapping.virtualAddress + mapping.size - start) / granule)))
       let hole = start..<min(start + size, mapping.virtualAddress + mapping.size - granule)
       guard !hole.isEmpty else { continue }
       try unmap(hole.lowerBound, UInt64(hole.count))
@@ -245,6 +271,18 @@ final class PlanGenerator<Format: PageTableFormat> {
       holes.append(hole)
       counts.holes += 1
     }
+  }
+
+  /// The test mappings and holes, one per line.
+  var mappingDescription: String {
+    var lines = mappings.map {
+      "map \(Formatting.hex($0.virtualAddress)) -> \(Formatting.hex($0.physicalAddress)) "
+        + "\(Formatting.size($0.size)) \(Formatting.protection($0.protection))"
+    }
+    lines += holes.map {
+      "hole \(Formatting.hex($0.lowerBound)) \(Formatting.size(UInt64($0.count)))"
+    }
+    return lines.joined(separator: "\n") + "\n"
   }
 
   // MARK: Probes
@@ -313,6 +351,9 @@ final class PlanGenerator<Format: PageTableFormat> {
     var testLeaves = leaves.leaves.filter { leaf in
       mappings.contains { $0.virtualAddress <= leaf.va && leaf.va < $0.virtualAddress + $0.size }
     }
+    leafSizes = Set(testLeaves.map(\.size))
+    contiguousLeaves = testLeaves.filter(\.contiguous).count
+    protectionsUsed = Set(mappings.map(\.protection))
     // Split blocks leave hundreds of leaves of one size: keep a sample of each size.
     var sample: [Leaf] = []
     for size in Set(testLeaves.map(\.size)).sorted() {
@@ -401,7 +442,8 @@ final class PlanGenerator<Format: PageTableFormat> {
       try unmap(va, granule)
       probeSteps.append(
         GuestPlan.Step(operation: .unmapWithoutInvalidation, operands: (va, granule, 0, 0)))
-      probe(va, "control page, unmapped without TLB invalidation", role: .controlWithoutInvalidation)
+      probe(
+        va, "control page, unmapped without TLB invalidation", role: .controlWithoutInvalidation)
       pages.append(va)
       counts.controlPages += 1
     }

@@ -45,7 +45,8 @@ public struct ProbeKind: Hashable, Sendable {
 
   // ARM64 (Examples/BareMetal/aarch64/Machine.swift).
   static let atS1E1R = ProbeKind(
-    guestKind: 0, name: "AT S1E1R", mechanism: .addressTranslation, write: false, privilege: .kernel)
+    guestKind: 0, name: "AT S1E1R", mechanism: .addressTranslation, write: false, privilege: .kernel
+  )
   static let atS1E1W = ProbeKind(
     guestKind: 1, name: "AT S1E1W", mechanism: .addressTranslation, write: true, privilege: .kernel)
   static let atS1E0R = ProbeKind(
@@ -181,7 +182,9 @@ public enum ObservedOutcome: Hashable, Sendable {
   /// An ARM fault status code (PAR_EL1.FST or ESR.DFSC): bits [5:2] give the type.
   static func armFault(statusCode: UInt64, address: UInt64?, raw: UInt64) -> ObservedOutcome {
     // FEAT_LPA2 adds level −1: 0b101011 translation, 0b101001 address size fault.
-    if statusCode == 0b10_1011 || statusCode == 0b10_1001 { return .unmappedFault(address: address) }
+    if statusCode == 0b10_1011 || statusCode == 0b10_1001 {
+      return .unmappedFault(address: address)
+    }
     switch statusCode >> 2 {
     case 0b0000, 0b0001: return .unmappedFault(address: address)  // address size, translation
     case 0b0011: return .permissionFault(address: address)

@@ -1,6 +1,5 @@
-import PageTables
-
 import Foundation
+import PageTables
 
 /// Runs processes (QEMU, the guest build script) with a time limit.
 enum ProcessRunner {
