@@ -38,18 +38,20 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   /// Bytes of image per bookkeeping word: the smallest table handed out.
   static var wordGranule: Int { 64 }
 
-  /// Makes a zeroed image of `byteCount` bytes that will be loaded at `base`.
+  /// Makes an image of `byteCount` bytes that will be loaded at `base`. Its bytes
+  /// are zeroed as tables (and the alignment gaps before them) are handed out, so
+  /// ``bytes(length:)`` of the used part is all zeros but the tables.
   public init(base: UInt64, byteCount: Int) {
     precondition(byteCount > 0 && byteCount % 4096 == 0, "ImageTableMemory: whole 4 KiB pages")
     self.base = base
     self.byteCount = byteCount
-    // SAFETY: a fresh allocation of byteCount bytes, zeroed before use.
+    // SAFETY: a fresh allocation of byteCount bytes; every byte below `next` is
+    // zeroed before it is handed out, and nothing reads above `next`.
     unsafe self.storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 65536)
-    unsafe storage.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
     self.ownsStorage = true
     let wordBytes = byteCount / Self.wordGranule * 8
     unsafe self.words = UnsafeMutableRawPointer.allocate(byteCount: wordBytes, alignment: 8)
-    unsafe words.initializeMemory(as: UInt8.self, repeating: 0, count: wordBytes)
+    unsafe words.initializeMemory(as: UInt64.self, repeating: 0, count: wordBytes / 8)
   }
 
   /// Uses `byteCount` bytes at `storage` as the image, as they are: on bare metal,
@@ -57,8 +59,8 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   /// `storage`'s address).
   ///
   /// - Safety: `storage` must be valid for reads and writes of `byteCount` bytes,
-  ///   aligned to the largest table the format uses, zeroed, and used by nothing
-  ///   else while this object lives.
+  ///   aligned to the largest table the format uses, and used by nothing else while
+  ///   this object lives (tables are zeroed as they are handed out).
   @unsafe
   public init(base: UInt64, byteCount: Int, storage: UnsafeMutableRawPointer) {
     self.base = base
@@ -67,7 +69,7 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
     self.ownsStorage = false
     let wordBytes = byteCount / Self.wordGranule * 8
     unsafe self.words = UnsafeMutableRawPointer.allocate(byteCount: wordBytes, alignment: 8)
-    unsafe words.initializeMemory(as: UInt8.self, repeating: 0, count: wordBytes)
+    unsafe words.initializeMemory(as: UInt64.self, repeating: 0, count: wordBytes / 8)
   }
 
   deinit {
@@ -80,17 +82,22 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   /// The highest image offset ever used: the image's meaningful length.
   public var usedBytes: Int { lock.withLock { highWater } }
 
-  /// A copy of the image's first `usedBytes` bytes (or `length` bytes).
+  /// A copy of the image's first `usedBytes` bytes, or of `length` bytes (zeros
+  /// past the used part).
   public func bytes(length: Int? = nil) -> [UInt8] {
-    let count = min(length ?? usedBytes, byteCount)
-    // SAFETY: count <= byteCount, which the storage is valid for.
-    return unsafe [UInt8](UnsafeRawBufferPointer(start: storage, count: count))
+    let used = usedBytes
+    let count = min(length ?? used, byteCount)
+    // SAFETY: min(count, used) bytes are inside the storage and initialized.
+    var bytes = unsafe [UInt8](UnsafeRawBufferPointer(start: storage, count: min(count, used)))
+    if count > used { bytes.append(contentsOf: repeatElement(0, count: count - used)) }
+    return bytes
   }
 
   /// Reads the 64-bit little-endian word at physical address `address`, or `nil`
-  /// if it is outside the image (for walking tables as hardware would).
+  /// if it is outside the used part of the image (for walking tables as hardware would).
   public func readWord(at address: UInt64) -> UInt64? {
-    guard address >= base, address &- base <= UInt64(byteCount - 8), address & 7 == 0 else {
+    let used = UInt64(usedBytes)
+    guard address >= base, address &- base < used, address & 7 == 0 else {
       return nil
     }
     return unsafe storage.load(fromByteOffset: Int(address &- base), as: UInt64.self)
@@ -107,6 +114,10 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
       }
       let aligned = (next + size - 1) & ~(size - 1)
       guard aligned + size <= byteCount else { return nil }
+      // SAFETY: [next, aligned) lies inside the image; zeroing the gap keeps every
+      // byte below `next` initialized.
+      unsafe (storage + next).initializeMemory(
+        as: UInt64.self, repeating: 0, count: (aligned - next) / 8)
       next = aligned + size
       highWater = max(highWater, next)
       live += 1
@@ -114,7 +125,7 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
     }
     guard let offset else { return nil }
     // SAFETY: [offset, offset + size) lies inside the image (checked above).
-    unsafe (storage + offset).initializeMemory(as: UInt8.self, repeating: 0, count: size)
+    unsafe (storage + offset).initializeMemory(as: UInt64.self, repeating: 0, count: size / 8)
     unsafe (words + offset / Self.wordGranule * 8).storeBytes(of: 0, as: UInt64.self)
     return base &+ UInt64(offset)
   }
