@@ -14,7 +14,7 @@ import Testing
       try memory.withPage(directMapAddress: freePointer) { _ in }
     }
     let elsewhere = [UInt8](repeating: 0, count: 8)
-    try unsafe elsewhere.withUnsafeBytes { bytes in
+    unsafe elsewhere.withUnsafeBytes { bytes in
       let address = UInt(bitPattern: bytes.baseAddress)
       #expect(throws: PageError.addressNotMapped(address: address)) {
         try memory.withPage(directMapAddress: bytes.baseAddress!) { _ in }

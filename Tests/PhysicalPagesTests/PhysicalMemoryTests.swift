@@ -4,27 +4,21 @@ import Testing
 @testable import PhysicalPages
 
 @Suite struct PhysicalMemoryTests {
-  @Test func defaultMachineIsCreatedInAboutAMillisecond() throws {
-    let clock = ContinuousClock()
-    var machines: [PhysicalMemory] = []
-    let elapsed = try clock.measure {
-      for _ in 0..<20 { machines.append(try PhysicalMemory()) }
-    }
-    #expect(machines.count == 20)
-    #expect(elapsed / 20 < .milliseconds(5), "average creation took \(elapsed / 20)")
-    #expect(machines[0].frameCount == 16384)
-    #expect(machines[0].physicalRange == PhysicalAddress(0x8000_0000)..<0x8400_0000)
+  /// Creation is cheap because it touches nothing: no buddy block is initialised and
+  /// no descriptor page is resident. (Its time is measured by the benchmark
+  /// "create a default machine" in Benchmarks/, not here.)
+  @Test func defaultMachineTouchesNothingUntilUsed() throws {
+    let machine = try PhysicalMemory()
+    #expect(machine.frameCount == 16384)
+    #expect(machine.physicalRange == PhysicalAddress(0x8000_0000)..<0x8400_0000)
+    #expect(machine.core.buddy.withAnnotatedLock { $0.frontier } == 0)
+    let descriptors = unsafe UnsafeMutableRawPointer(machine.core.descriptors)
+    #expect(unsafe cpm_resident_pages(descriptors, machine.core.descriptorByteCount) == 0)
   }
 
   @Test func sixtyFourGiBMachineCostsOnlyWhatIsTouched() throws {
     let before = residentBytes()
-    let clock = ContinuousClock()
-    var memory: PhysicalMemory? = nil
-    let elapsed = try clock.measure {
-      memory = try PhysicalMemory(configuration: .init(byteCount: 64 << 30))
-    }
-    let machine = try #require(memory)
-    #expect(elapsed < .milliseconds(50))
+    let machine = try PhysicalMemory(configuration: .init(byteCount: 64 << 30))
     #expect(machine.frameCount == 16 << 20)
     // The buddy initialised nothing, and no descriptor page is resident.
     #expect(machine.core.buddy.withAnnotatedLock { $0.frontier } == 0)

@@ -40,6 +40,22 @@ let benchmarks: @Sendable () -> Void = {
 
   let memory = try! PhysicalMemory()
 
+  Benchmark(
+    "create a default machine (64 MiB)",
+    configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .one)
+  ) { benchmark in
+    for _ in benchmark.scaledIterations { blackHole(try! PhysicalMemory()) }
+  }
+
+  Benchmark(
+    "create a 64 GiB machine",
+    configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .one)
+  ) { benchmark in
+    for _ in benchmark.scaledIterations {
+      blackHole(try! PhysicalMemory(configuration: .init(byteCount: 64 << 30)))
+    }
+  }
+
   Benchmark("order-0 allocate+free pair") { benchmark in
     for _ in benchmark.scaledIterations {
       let page = try! memory.allocatePage()
