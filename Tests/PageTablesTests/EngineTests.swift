@@ -1,5 +1,6 @@
 import Dispatch
 import PageTables
+import PageTablesTools
 import Testing
 
 /// The generic algorithms, on the engine's own ``ToyFormat``.
@@ -160,7 +161,9 @@ import Testing
     try table.map(
       virtualAddress: 0x10_0000, physicalAddress: 0x10_0000, size: 8 * g, protection: .readWrite)
     // Play the hardware: set the dirty bit of pages 2 and 5.
-    for page: UInt64 in [2, 5] { try setEntryBits(table, 0x10_0000 + page * g, 32) }
+    for page: UInt64 in [2, 5] {
+      #expect(HardwareSimulation.setLeafBits(table, 0x10_0000 + page * g, 32))
+    }
     var reported: [UInt64] = []
     try table.readAndClearDirty(virtualAddress: 0x10_0000, size: 8 * g) { va, size in
       #expect(size == g)
@@ -322,26 +325,4 @@ final class LeakBox: @unchecked Sendable {
 final class NSLockLike: @unchecked Sendable {
   private let queue = DispatchQueue(label: "test-lock")
   func withLock<R>(_ body: () -> R) -> R { queue.sync(execute: body) }
-}
-
-/// Sets bits in the leaf entry that maps `va`, as hardware sets accessed/dirty bits.
-func setEntryBits<Format: PageTableFormat>(
-  _ table: PageTable<Format, ImageTableMemory>, _ va: UInt64, _ bits: UInt64
-) throws {
-  let translation = try #require(table.translate(va))
-  // Find the entry: walk from the root by hand through the image.
-  var tableAddress = table.rootAddress()
-  for level in 0..<table.depth {
-    let geometry = table.level(level)
-    let index = Int((va >> UInt64(geometry.shift)) & UInt64(geometry.entryCount - 1))
-    let entryAddress = tableAddress + UInt64(index * 8)
-    let entry = try #require(table.memory.readWord(at: entryAddress))
-    if level == translation.level {
-      table.memory.withTable(at: tableAddress, byteCount: geometry.tableBytes) { view in
-        view.store(index, entry | bits)
-      }
-      return
-    }
-    tableAddress = table.format.tableAddress(of: entry, level: level)
-  }
 }

@@ -11,10 +11,10 @@ import Testing
 
   /// Does what the hardware does on the first store through a writable-clean leaf.
   func hardwareWrite(_ table: PageTable<ARM64Format, ImageTableMemory>, _ va: UInt64) throws {
-    let slot = try #require(arm64LeafSlot(table, va))
+    let slot = try #require(HardwareSimulation.leafSlot(table, va))
     let entry = try #require(table.memory.readWord(at: slot.table + UInt64(slot.index) * 8))
     try #require(entry & Self.dirtyBitModifier != 0, "only DBM leaves become dirty")
-    arm64Store(
+    HardwareSimulation.store(
       table, slot, table.format.stage == .one ? entry & ~Self.readOnly : entry | Self.stage2Write)
   }
 

@@ -1,38 +1,6 @@
 import PageTables
 import Testing
 
-/// Where the leaf entry that maps `virtualAddress` lives, found by reading the image
-/// the way the hardware walks it: (table address, index, engine level).
-func arm64LeafSlot(_ table: PageTable<ARM64Format, ImageTableMemory>, _ virtualAddress: UInt64)
-  -> (table: UInt64, index: Int, level: Int)?
-{
-  let format = table.format
-  var tableAddress = table.rootAddress()
-  for level in 0..<table.depth {
-    let geometry = table.level(level)
-    let index = Int((virtualAddress >> UInt64(geometry.shift)) & UInt64(geometry.entryCount - 1))
-    guard let entry = table.memory.readWord(at: tableAddress + UInt64(index) * 8) else {
-      return nil
-    }
-    switch format.kind(of: entry, level: level) {
-    case .empty: return nil
-    case .leaf: return (tableAddress, index, level)
-    case .table: tableAddress = format.tableAddress(of: entry, level: level)
-    }
-  }
-  return nil
-}
-
-/// Overwrites a leaf entry in place, as the hardware (or a debugger) would.
-func arm64Store(
-  _ table: PageTable<ARM64Format, ImageTableMemory>,
-  _ slot: (table: UInt64, index: Int, level: Int), _ entry: UInt64
-) {
-  table.memory.withTable(at: slot.table, byteCount: table.level(slot.level).tableBytes) { view in
-    view.store(slot.index, entry)
-  }
-}
-
 /// Bit-exact entry encodings, derived by hand from the Arm ARM D8.3 descriptor layouts.
 @Suite struct ARM64EncodingTests {
   func leaf(_ format: ARM64Format, _ protection: Protection, _ address: UInt64, level: Int)
@@ -243,7 +211,7 @@ func arm64Store(
       #expect(
         table.translate(va + k * granule.bytes + 7)?.physicalAddress == pa + k * granule.bytes + 7)
     }
-    let slot = try #require(arm64LeafSlot(table, va))
+    let slot = try #require(HardwareSimulation.leafSlot(table, va))
     #expect(slot.table >= imageBase, "the walk reached a table above 2^48")
     #expect(
       table.dump() == [

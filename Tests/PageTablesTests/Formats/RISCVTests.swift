@@ -33,7 +33,7 @@ extension FormatCases {
 /// RISC-V encodings and behaviours, against bit values derived by hand from the
 /// privileged spec (V0 R1 W2 X3 U4 G5 A6 D7, PPN[53:10] = PA[55:12], PBMT[62:61], N63).
 @Suite struct RISCVTests {
-  typealias Helpers = CPUFormatTesting
+  typealias Helpers = HardwareSimulation
 
   @Test func leafAndTableEntriesHaveThePrivilegedSpecBits() throws {
     let table = try makeTable(RISCVFormat(.sv39, svpbmt: true))

@@ -34,7 +34,7 @@ extension FormatCases {
 /// x86-64 encodings and behaviours, against bit values derived by hand from the
 /// Intel SDM vol. 3A chapter 4 (P0 RW1 US2 PWT3 PCD4 A5 D6 PS/PAT7 G8 PAT12 XD63).
 @Suite struct X86_64Tests {
-  typealias Helpers = CPUFormatTesting
+  typealias Helpers = HardwareSimulation
 
   @Test func leafAndTableEntriesHaveTheSDMBits() throws {
     let format = try X86_64Format(levels: 4)

@@ -1,4 +1,5 @@
 import PageTables
+import PageTablesTools
 import Testing
 
 /// The behaviours every format and configuration must show; run by

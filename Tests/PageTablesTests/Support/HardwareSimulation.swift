@@ -1,8 +1,9 @@
 import PageTables
 
-/// Helpers for the x86-64 and RISC-V tests: find a leaf's slot in an image the way
-/// the hardware walks it, and change its bits the way the hardware would.
-enum CPUFormatTesting {
+/// Plays the hardware in tests: finds a leaf's slot in an image the way an MMU walks
+/// it, and changes its bits the way the hardware would (accessed/dirty bits, ARM's
+/// DBM clearing AP[2]).
+enum HardwareSimulation {
   /// Where the leaf translating `virtualAddress` lives: its table's physical
   /// address, its index there and its level; `nil` if nothing maps it.
   static func leafSlot<Format: PageTableFormat>(
@@ -39,10 +40,18 @@ enum CPUFormatTesting {
     _ table: PageTable<Format, ImageTableMemory>, _ virtualAddress: UInt64, _ bits: UInt64
   ) -> Bool {
     guard let slot = leafSlot(table, virtualAddress) else { return false }
-    table.memory.withTable(at: slot.table, byteCount: 4096) { view in
-      view.store(slot.index, view.load(slot.index) | bits)
-    }
+    store(table, slot, entry(table, table: slot.table, index: slot.index) | bits)
     return true
+  }
+
+  /// Overwrites the leaf entry in `slot`, as the hardware (or a debugger) would.
+  static func store<Format: PageTableFormat>(
+    _ table: PageTable<Format, ImageTableMemory>,
+    _ slot: (table: UInt64, index: Int, level: Int), _ entry: UInt64
+  ) {
+    table.memory.withTable(at: slot.table, byteCount: table.level(slot.level).tableBytes) { view in
+      view.store(slot.index, entry)
+    }
   }
 
   /// Every dirty range `readAndClearDirty` reports for `[virtualAddress, +size)`.

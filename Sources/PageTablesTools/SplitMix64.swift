@@ -1,0 +1,23 @@
+/// A small, fast, deterministic random number generator (SplitMix64), so that a
+/// seed reproduces a conformance run or a randomized test exactly.
+///
+/// ```swift
+/// var random = SplitMix64(seed: 42)
+/// let page = random.next() % 512
+/// ```
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+  /// The generator's state; each call to ``next()`` advances it.
+  public var state: UInt64
+
+  /// A generator that starts from `seed`.
+  public init(seed: UInt64) { state = seed }
+
+  /// The next 64 random bits.
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
