@@ -149,6 +149,12 @@ import CPageMemory
     return unsafe claim(makeSlots(), for: core)
   }
 
+  /// The slot for `core` in `slots`, moved to the front: its existing slot, or a free
+  /// one, or one whose machine is gone (its blocks are forgotten, never touched);
+  /// `nil` if every slot belongs to another live machine.
+  ///
+  /// - Safety: `slots` must be the calling thread's slot array; the result is valid
+  ///   on the calling thread only, until the thread exits; `core` must be alive.
   @unsafe @inline(never)
   private static func claim(
     _ slots: UnsafeMutablePointer<ThreadCacheSlot>, for core: MemoryCore
