@@ -10,11 +10,9 @@ extension PageTable {
     guard size & (granule &- 1) == 0 else { throw .misalignedSize(size) }
     let (last, overflow) = virtualAddress.addingReportingOverflow(size &- 1)
     guard !overflow else { throw .addressOverflow(address: virtualAddress, size: size) }
-    var inside = false
-    for window in windows where window.contains(virtualAddress) && window.contains(last) {
-      inside = true
+    guard isInsideWindow(virtualAddress, last) else {
+      throw .virtualAddressOutOfRange(virtualAddress)
     }
-    guard inside else { throw .virtualAddressOutOfRange(virtualAddress) }
     return virtualAddress & indexMask
   }
 
@@ -30,12 +28,21 @@ extension PageTable {
     }
   }
 
+  /// Whether `[first, last]` lies inside one window.
+  @inline(__always)
+  func isInsideWindow(_ first: UInt64, _ last: UInt64) -> Bool {
+    (firstWindow.contains(first) && firstWindow.contains(last))
+      || (hasTwoWindows && secondWindow.contains(first) && secondWindow.contains(last))
+  }
+
   /// The virtual address an index-space address stands for.
   @inline(__always)
   func externalAddress(_ indexAddress: UInt64) -> UInt64 {
-    for window in windows {
-      let candidate = (window.first & ~indexMask) | indexAddress
-      if window.contains(candidate) { return candidate }
+    let candidate = (firstWindow.first & ~indexMask) | indexAddress
+    if firstWindow.contains(candidate) { return candidate }
+    if hasTwoWindows {
+      let other = (secondWindow.first & ~indexMask) | indexAddress
+      if secondWindow.contains(other) { return other }
     }
     return indexAddress
   }
@@ -51,7 +58,6 @@ extension PageTable {
   /// covers, or `~0` if that is 2^64.
   @inline(__always)
   func tableEnd(level: Int, base: UInt64) -> UInt64 {
-    let coverage = levels[level].coverage
-    return coverage == 0 ? ~0 : base &+ coverage
+    plan(level).tableEnd(base: base)
   }
 }

@@ -10,6 +10,20 @@ struct MapCursor {
   @usableFromInline var ready: UInt8
 }
 
+/// Why a step of `map` failed. Trivial (no `String` payload, unlike
+/// ``PageTableError``), so statuses are passed around in registers; `map` turns it
+/// into the error it throws.
+@usableFromInline
+enum MapFailure {
+  /// A leaf (or a table with live entries) is in the way at this external address.
+  case alreadyMapped(UInt64)
+  /// Table memory ran out.
+  case outOfTableMemory
+  /// The format refused the protection at this level (`map` asks it again for the
+  /// error to throw).
+  case template(level: Int)
+}
+
 /// How a step of `map` ended.
 @usableFromInline
 enum MapStatus {
@@ -18,7 +32,7 @@ enum MapStatus {
   /// A table on the way was dead; walk again from the root.
   case retry
   /// The request cannot be completed.
-  case failed(PageTableError)
+  case failed(MapFailure)
 }
 
 extension PageTable {
@@ -50,22 +64,39 @@ extension PageTable {
     var cursor = MapCursor(
       virtualAddress: start, physicalAddress: physicalAddress, end: start &+ size,
       protection: protection, templates: templates, ready: 1 << UInt8(pageLevel))
+    let rootBytes = plan(0).tableBytes
     while cursor.virtualAddress != cursor.end {
       let (rootAddress, base) = root(for: cursor.virtualAddress)
-      let status = memory.withTable(at: rootAddress, byteCount: levels[0].tableBytes) { view in
+      let status = memory.withTable(at: rootAddress, byteCount: rootBytes) { view in
         mapInTable(view, level: 0, base: base, cursor: &cursor)
       }
       switch status {
       case .done, .retry: continue
-      case .failed(let error):
+      case .failed(let failure):
         if cursor.virtualAddress != start {
           var rollback = RollbackSink()
           _ = removeRange(start: start, end: cursor.virtualAddress, sink: &rollback)
         }
-        throw error
+        throw mapError(for: failure, protection: protection)
       }
     }
     return size
+  }
+
+  /// The error a failed `map` throws.
+  @inline(never)
+  func mapError(for failure: MapFailure, protection: Protection) -> PageTableError {
+    switch failure {
+    case .alreadyMapped(let address): return .alreadyMapped(virtualAddress: address)
+    case .outOfTableMemory: return .outOfTableMemory
+    case .template(let level):
+      do {
+        _ = try format.leafTemplate(for: protection, level: level)
+      } catch {
+        return error
+      }
+      fatalError("PageTable.map: the format's leaf template changed its mind")
+    }
   }
 
   /// Maps the part of the cursor's range inside the table `view` (of `level`, whose
@@ -74,10 +105,10 @@ extension PageTable {
   func mapInTable(_ view: TableView, level: Int, base: UInt64, cursor: inout MapCursor)
     -> MapStatus
   {
-    let geometry = levels[level]
-    let shift = UInt64(geometry.shift)
+    let geometry = plan(level)
+    let shift = geometry.shift
     let leafSize = geometry.leafSize
-    let limit = min(cursor.end, tableEnd(level: level, base: base))
+    let limit = min(cursor.end, geometry.tableEnd(base: base))
     var forceDescend = false
     while cursor.virtualAddress < limit {
       let index = Int(truncatingIfNeeded: (cursor.virtualAddress &- base) >> shift)
@@ -91,19 +122,19 @@ extension PageTable {
         switch writeLeaves(view, level: level, index: index, count: count, cursor: &cursor) {
         case .done: continue
         case .retry: return .retry
-        case .failed(let error): return .failed(error)
+        case .failed(let failure): return .failed(failure)
         case .tableInTheWay: forceDescend = true
         }
         continue
       }
       forceDescend = false
-      precondition(level + 1 < levelCount, "PageTable.map: the last level must take a leaf")
+      precondition(geometry.hasChild, "PageTable.map: the last level must take a leaf")
+      let childBytes = geometry.childTableBytes
       var entry = view.loadAcquiring(index)
       switch format.kind(of: entry, level: level) {
       case .leaf:
-        return .failed(.alreadyMapped(virtualAddress: externalAddress(cursor.virtualAddress)))
+        return .failed(.alreadyMapped(externalAddress(cursor.virtualAddress)))
       case .empty:
-        let childBytes = levels[level + 1].tableBytes
         guard let child = memory.allocateTable(byteCount: childBytes) else {
           return .failed(.outOfTableMemory)
         }
@@ -125,11 +156,11 @@ extension PageTable {
       case .table:
         break
       }
-      let childBase = base &+ (UInt64(index) << shift)
+      let childBase = base &+ (UInt64(truncatingIfNeeded: index) << shift)
       let status = memory.withTable(
-        at: format.tableAddress(of: entry, level: level), byteCount: levels[level + 1].tableBytes
+        at: format.tableAddress(of: entry, level: level), byteCount: childBytes
       ) { child in
-        mapInTable(child, level: level + 1, base: childBase, cursor: &cursor)
+        mapInTable(child, level: level &+ 1, base: childBase, cursor: &cursor)
       }
       guard case .done = status else { return status }
     }
@@ -140,7 +171,7 @@ extension PageTable {
   enum LeafStatus {
     case done
     case retry
-    case failed(PageTableError)
+    case failed(MapFailure)
     /// The next slot holds a table: map inside it.
     case tableInTheWay
   }
@@ -152,59 +183,65 @@ extension PageTable {
   func writeLeaves(_ view: TableView, level: Int, index: Int, count: Int, cursor: inout MapCursor)
     -> LeafStatus
   {
-    if cursor.ready & (1 << UInt8(level)) == 0 {
+    if cursor.ready & (1 << UInt8(truncatingIfNeeded: level)) == 0 {
       do {
         cursor.templates[level] = try format.leafTemplate(for: cursor.protection, level: level)
-        cursor.ready |= 1 << UInt8(level)
+        cursor.ready |= 1 << UInt8(truncatingIfNeeded: level)
       } catch {
-        return .failed(error)
+        return .failed(.template(level: level))
       }
     }
     guard reserve(view, UInt64(count)) else { return .retry }
-    let geometry = levels[level]
+    let geometry = plan(level)
     let leafSize = geometry.leafSize
-    let template = cursor.templates[level]
+    let template = unsafe cursor.templates[unchecked: level]
     let run = options.useContiguousRuns ? geometry.contiguousRun : 1
     var written = 0
     var stop: LeafStatus = .done
 
-    if run <= 1 {
-      // The common case: consecutive leaves differ by a constant (checked at the end).
-      var entry = format.leafEntry(
-        template: template, physicalAddress: cursor.physicalAddress, level: level)
-      let delta =
-        format.leafEntry(
-          template: template, physicalAddress: cursor.physicalAddress &+ leafSize, level: level)
-        &- entry
-      let first = entry
-      while written < count {
-        let old = view.load(index &+ written)
-        if old != 0 {
-          stop = leafConflict(old, level: level, at: cursor.virtualAddress, written, leafSize)
-          break
-        }
-        view.store(index &+ written, entry)
-        entry &+= delta
-        written &+= 1
+    let runBytes = leafSize &* UInt64(truncatingIfNeeded: run)
+    // A run forms only where the virtual and physical addresses agree modulo its
+    // size; both advance together, so that holds for the whole batch or never.
+    if run <= 1 || (cursor.virtualAddress ^ cursor.physicalAddress) & (runBytes &- 1) != 0 {
+      // The common case: empty slots, and consecutive leaves that differ by a
+      // constant. Scan, then store, both in tight loops.
+      var free = count
+      if !view.areEmpty(from: index, count: count) {
+        free = 0
+        while view.load(index &+ free) == 0 { free &+= 1 }
       }
-      if written > 1 {
-        let lastAddress = cursor.physicalAddress &+ UInt64(written &- 1) &* leafSize
-        let expected = format.leafEntry(
-          template: template, physicalAddress: lastAddress, level: level)
-        if expected != first &+ UInt64(written &- 1) &* delta {
+      if free > 0 {
+        let first = format.leafEntry(
+          template: template, physicalAddress: cursor.physicalAddress, level: level)
+        let delta =
+          format.leafEntry(
+            template: template, physicalAddress: cursor.physicalAddress &+ leafSize,
+            level: level) &- first
+        let last = format.leafEntry(
+          template: template,
+          physicalAddress: cursor.physicalAddress &+ UInt64(truncatingIfNeeded: free &- 1)
+            &* leafSize, level: level)
+        if last == first &+ UInt64(truncatingIfNeeded: free &- 1) &* delta {
+          view.storeLinear(from: index, count: free, first: first, delta: delta)
+        } else {
           // The encoding is not linear over this range (52-bit addresses split
           // across fields): write each entry from its address.
-          for k in 0..<written {
+          for k in 0..<free {
             view.store(
               index &+ k,
               format.leafEntry(
                 template: template,
-                physicalAddress: cursor.physicalAddress &+ UInt64(k) &* leafSize, level: level))
+                physicalAddress: cursor.physicalAddress &+ UInt64(truncatingIfNeeded: k)
+                  &* leafSize, level: level))
           }
         }
       }
+      written = free
+      if free < count {
+        stop = leafConflict(
+          view.load(index &+ free), level: level, at: cursor.virtualAddress, written, leafSize)
+      }
     } else {
-      let runBytes = leafSize &* UInt64(run)
       while written < count {
         let virtualAddress = cursor.virtualAddress &+ UInt64(written) &* leafSize
         let physicalAddress = cursor.physicalAddress &+ UInt64(written) &* leafSize
@@ -261,10 +298,10 @@ extension PageTable {
   )
     -> LeafStatus
   {
-    if format.kind(of: entry, level: level) == .table && level + 1 < levelCount {
+    if format.kind(of: entry, level: level) == .table && plan(level).hasChild {
       return .tableInTheWay
     }
     let address = start &+ UInt64(written) &* leafSize
-    return .failed(.alreadyMapped(virtualAddress: externalAddress(address)))
+    return .failed(.alreadyMapped(externalAddress(address)))
   }
 }

@@ -2,19 +2,16 @@ extension PageTable {
   /// What `virtualAddress` translates to, or `nil` if the hardware would fault
   /// (no mapping, or an address the table does not translate).
   public func translate(_ virtualAddress: UInt64) -> Translation? {
-    var inside = false
-    for window in windows where window.contains(virtualAddress) { inside = true }
-    guard inside else { return nil }
+    guard isInsideWindow(virtualAddress, virtualAddress) else { return nil }
     let indexAddress = virtualAddress & indexMask
     enterOperation()
     defer { exitOperation() }
     let (rootAddress, _) = root(for: indexAddress)
     var tableAddress = rootAddress
     for level in 0..<levelCount {
-      let geometry = levels[level]
+      let geometry = plan(level)
       let index =
-        Int(truncatingIfNeeded: indexAddress >> UInt64(geometry.shift))
-        & (geometry.entryCount &- 1)
+        Int(truncatingIfNeeded: indexAddress >> geometry.shift) & (geometry.entryCount &- 1)
       let entry = memory.withTable(at: tableAddress, byteCount: geometry.tableBytes) { view in
         view.loadAcquiring(index)
       }

@@ -70,9 +70,24 @@ extension PageTable {
   /// Invalidates the TLB for everything `gather` collected, then frees the tables it
   /// holds (once no operation in flight can still reach them).
   public func flush<Invalidator: TLBInvalidator>(_ gather: inout TLBGather<Invalidator>) {
-    enterOperation()
+    // Nothing to invalidate or free: only give earlier retirements their chance.
+    if gather.isIdle && !hasUnreclaimedTables { return }
+    let others = enterOperationCountingOthers()
     gather.invalidatePending()
-    retire(gather.takeFreedTables())
+    if gather.freedTableCount != 0 {
+      if others == 0 {
+        // No operation was in flight when this one began, and every later one
+        // started after the tables were unlinked (the unlinking stores are ordered
+        // before this operation's entry, which later entries read), so nothing can
+        // still reach them: free them now, without the retired list.
+        gather.forEachFreedTable { address, byteCount in
+          memory.freeTable(at: address, byteCount: byteCount)
+        }
+      } else {
+        retire(gather)
+      }
+      gather.removeFreedTables()
+    }
     exitOperation()
   }
 
@@ -86,7 +101,7 @@ extension PageTable {
     while position < end {
       let (rootAddress, base) = root(for: position)
       let rootEnd = min(end, tableEnd(level: 0, base: base))
-      let result = memory.withTable(at: rootAddress, byteCount: levels[0].tableBytes) { view in
+      let result = memory.withTable(at: rootAddress, byteCount: plan(0).tableBytes) { view in
         removeInTable(view, level: 0, base: base, start: position, end: rootEnd, sink: &sink)
       }
       total.bytes &+= result.bytes
@@ -104,10 +119,11 @@ extension PageTable {
   func removeInTable<Sink: RemovalSink & ~Copyable>(
     _ view: TableView, level: Int, base: UInt64, start: UInt64, end: UInt64, sink: inout Sink
   ) -> RemovalResult {
-    let geometry = levels[level]
-    let shift = UInt64(geometry.shift)
+    let geometry = plan(level)
+    let shift = geometry.shift
     let leafSize = geometry.leafSize
-    let limit = min(end, tableEnd(level: level, base: base))
+    let run = geometry.contiguousRun
+    let limit = min(end, geometry.tableEnd(base: base))
     var position = max(start, base)
     var cleared: UInt64 = 0
     var bytes: UInt64 = 0
@@ -118,7 +134,7 @@ extension PageTable {
 
     while position < limit {
       let index = Int(truncatingIfNeeded: (position &- base) >> shift)
-      let slot = base &+ (UInt64(index) << shift)
+      let slot = base &+ (UInt64(truncatingIfNeeded: index) << shift)
       let slotEnd = slot &+ leafSize
       var entry = view.load(index)
       switch format.kind(of: entry, level: level) {
@@ -126,7 +142,6 @@ extension PageTable {
         position = slotEnd
 
       case .leaf:
-        let run = geometry.contiguousRun
         if run > 1 && format.isContiguous(entry, level: level) {
           let runBytes = leafSize &* UInt64(run)
           let runStart = slot & ~(runBytes &- 1)
@@ -137,11 +152,25 @@ extension PageTable {
           }
         }
         if position == slot && slotEnd <= limit {
+          // Clear this leaf and the plain leaves after it inside the range in one
+          // tight pass (a contiguous-run member goes back to the general path).
           view.store(index, 0)
-          cleared &+= 1
-          bytes &+= leafSize
+          var count = 1
+          let room = min(
+            geometry.entryCount &- index, Int(truncatingIfNeeded: (limit &- slot) >> shift))
+          while count < room {
+            let next = view.load(index &+ count)
+            guard format.kind(of: next, level: level) == .leaf,
+              run <= 1 || !format.isContiguous(next, level: level)
+            else { break }
+            view.store(index &+ count, 0)
+            count &+= 1
+          }
+          let rangeEnd = slot &+ UInt64(truncatingIfNeeded: count) &* leafSize
+          cleared &+= UInt64(truncatingIfNeeded: count)
+          bytes &+= rangeEnd &- slot
           if pendingEnd == slot && pendingEnd != pendingStart {
-            pendingEnd = slotEnd
+            pendingEnd = rangeEnd
           } else {
             if pendingEnd != pendingStart {
               sink.removed(
@@ -149,9 +178,9 @@ extension PageTable {
                 granule: leafSize)
             }
             pendingStart = slot
-            pendingEnd = slotEnd
+            pendingEnd = rangeEnd
           }
-          position = slotEnd
+          position = rangeEnd
         } else {
           // Part of a block: split it into the next size down, then go on inside.
           guard split(view, level: level, index: index, entry: entry, slot: slot) else {
@@ -163,8 +192,8 @@ extension PageTable {
         }
 
       case .table:
-        let childLevel = level + 1
-        let childBytes = levels[childLevel].tableBytes
+        let childLevel = level &+ 1
+        let childBytes = geometry.childTableBytes
         let childAddress = format.tableAddress(of: entry, level: level)
         let stop = min(limit, slotEnd)
         var unlink = false
@@ -183,7 +212,7 @@ extension PageTable {
           view.store(index, 0)
           cleared &+= 1
           sink.removed(
-            start: externalAddress(slot), size: leafSize, granule: levels[childLevel].leafSize)
+            start: externalAddress(slot), size: leafSize, granule: geometry.childLeafSize)
           sink.unlinked(table: childAddress, byteCount: childBytes)
         }
         if result.outOfMemory {

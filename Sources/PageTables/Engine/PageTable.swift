@@ -41,11 +41,17 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
   public let options: PageTableOptions
 
   @usableFromInline let levels: InlineArray<6, LevelGeometry>
+  /// The levels' derived values for the hot paths (see ``plan(_:)``).
+  @usableFromInline let plans: InlineArray<6, LevelPlan>
   @usableFromInline let levelCount: Int
   @usableFromInline let indexMask: UInt64
   @usableFromInline let rootCoverageBits: Int
   @usableFromInline let granule: UInt64
-  @usableFromInline let windows: [VirtualWindow]
+  /// The format's windows, as plain values (the second equals the first when the
+  /// format has one).
+  @usableFromInline let firstWindow: VirtualWindow
+  @usableFromInline let secondWindow: VirtualWindow
+  @usableFromInline let hasTwoWindows: Bool
   @usableFromInline let outputLimit: UInt64
   @usableFromInline let rootTables: InlineArray<4, UInt64>
   /// Number of root tables.
@@ -88,12 +94,20 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
       repeating: LevelGeometry(shift: 0, indexBits: 0, allowsLeaf: false))
     for i in 0..<geometry.levels.count { levels[i] = geometry.levels[i] }
     self.levels = levels
+    var plans = InlineArray<6, LevelPlan>(repeating: LevelPlan(levels[0], child: nil))
+    for i in 0..<geometry.levels.count {
+      let child = i + 1 < geometry.levels.count ? geometry.levels[i + 1] : nil
+      plans[i] = LevelPlan(geometry.levels[i], child: child)
+    }
+    self.plans = plans
     self.levelCount = geometry.levels.count
     self.rootCoverageBits = geometry.rootCoverageBits
     let indexBits = geometry.rootCoverageBits + geometry.rootSelectBits
     self.indexMask = indexBits >= 64 ? ~0 : (1 << UInt64(indexBits)) - 1
     self.granule = geometry.granule
-    self.windows = geometry.windows
+    self.firstWindow = geometry.windows[0]
+    self.secondWindow = geometry.windows[geometry.windows.count - 1]
+    self.hasTwoWindows = geometry.windows.count > 1
     self.outputLimit = geometry.outputBits >= 64 ? ~0 : 1 << UInt64(geometry.outputBits)
     self.rootCount = geometry.rootCount
     self.rootBytes = geometry.rootTableBytes
@@ -122,6 +136,14 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
 
   /// The geometry of `level`.
   public func level(_ level: Int) -> LevelGeometry { levels[level] }
+
+  /// The hot paths' view of `level`, which must be below ``depth`` (every caller
+  /// derives it from walking down from the root, so it is not checked).
+  @inlinable @inline(__always)
+  func plan(_ level: Int) -> LevelPlan {
+    assert(level >= 0 && level < levelCount, "PageTable: level out of range")
+    return unsafe plans[unchecked: level]
+  }
   /// The number of levels.
   public var depth: Int { levelCount }
 

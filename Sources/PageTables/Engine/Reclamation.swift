@@ -18,6 +18,18 @@ extension PageTable {
     activeOperations.wrappingAdd(1, ordering: .acquiringAndReleasing)
   }
 
+  /// Marks the start of an operation; returns how many others were in flight.
+  @inline(__always)
+  func enterOperationCountingOthers() -> Int {
+    activeOperations.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
+  }
+
+  /// Whether retired tables wait to be reclaimed.
+  @inline(__always)
+  var hasUnreclaimedTables: Bool {
+    retireSequence.load(ordering: .acquiring) != reclaimedSequence.load(ordering: .relaxed)
+  }
+
   /// Marks the end of an operation. The last operation to leave frees every table
   /// retired before it looked: every operation that could have seen such a table
   /// began before the table was unlinked and has now finished.
@@ -31,13 +43,11 @@ extension PageTable {
   }
 
   /// Adds unlinked tables, whose TLB entries were invalidated, to the retired list.
-  func retire(_ tables: [(address: UInt64, byteCount: Int)]) {
-    guard !tables.isEmpty else { return }
+  func retire<Invalidator: TLBInvalidator>(_ gather: borrowing TLBGather<Invalidator>) {
     retiredLock.withLock {
-      for table in tables {
+      gather.forEachFreedTable { address, byteCount in
         let sequence = retireSequence.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
-        retired.append(
-          RetiredTable(sequence: sequence, address: table.address, byteCount: table.byteCount))
+        retired.append(RetiredTable(sequence: sequence, address: address, byteCount: byteCount))
       }
     }
   }

@@ -35,17 +35,35 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   public private(set) var granule: UInt64 = 0
   /// Whether tables were unlinked, so walk caches must be invalidated.
   public private(set) var freesTables = false
-  /// Tables unlinked from the tree and waiting for the flush: (address, bytes).
-  public internal(set) var freedTables: [(address: UInt64, byteCount: Int)] = []
   /// How many times the batch was handed to the invalidator.
   public private(set) var flushCount = 0
+
+  // Unlinked tables waiting for the flush: the first few inline (an unmap of a few
+  // pages frees at most one table per level, and a gather is made per unmap, so
+  // the common case never allocates), the rest in `moreTables`.
+  @usableFromInline static var inlineTableCapacity: Int { 4 }
+  @usableFromInline var inlineTableAddresses = InlineArray<4, UInt64>(repeating: 0)
+  @usableFromInline var inlineTableBytes = InlineArray<4, Int>(repeating: 0)
+  @usableFromInline var freedTableCount = 0
+  @usableFromInline var moreTables: [(address: UInt64, byteCount: Int)] = []
 
   public init(invalidator: Invalidator) {
     self.invalidator = invalidator
   }
 
+  /// Tables unlinked from the tree and waiting for the flush: (address, bytes).
+  public var freedTables: [(address: UInt64, byteCount: Int)] {
+    var tables: [(address: UInt64, byteCount: Int)] = []
+    forEachFreedTable { tables.append(($0, $1)) }
+    return tables
+  }
+
   /// Whether nothing is pending.
-  public var isEmpty: Bool { start == end && freedTables.isEmpty }
+  public var isEmpty: Bool { start == end && freedTableCount == 0 }
+
+  /// Whether there is nothing to invalidate and no table to free.
+  @inlinable
+  var isIdle: Bool { start == end && !freesTables && freedTableCount == 0 }
 
   /// Adds `[start, start + size)` whose smallest leaves are `granule` bytes. A range
   /// that overlaps or touches the pending one merges with it (keeping the smaller
@@ -74,7 +92,30 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// Records a table that was unlinked (its range must also be added).
   public mutating func addFreedTable(at address: UInt64, byteCount: Int) {
     freesTables = true
-    freedTables.append((address, byteCount))
+    if freedTableCount < Self.inlineTableCapacity {
+      unsafe inlineTableAddresses[unchecked: freedTableCount] = address
+      unsafe inlineTableBytes[unchecked: freedTableCount] = byteCount
+    } else {
+      moreTables.append((address, byteCount))
+    }
+    freedTableCount &+= 1
+  }
+
+  /// Calls `body` with each freed table's address and size, in the order added.
+  func forEachFreedTable(_ body: (UInt64, Int) -> Void) {
+    let inline = min(freedTableCount, Self.inlineTableCapacity)
+    for i in 0..<inline {
+      unsafe body(inlineTableAddresses[unchecked: i], inlineTableBytes[unchecked: i])
+    }
+    if freedTableCount > Self.inlineTableCapacity {
+      for table in moreTables { body(table.address, table.byteCount) }
+    }
+  }
+
+  /// Forgets the freed tables (after they were freed or retired).
+  mutating func removeFreedTables() {
+    if freedTableCount > Self.inlineTableCapacity { moreTables = [] }
+    freedTableCount = 0
   }
 
   /// Hands the pending range to the invalidator and empties it.
@@ -93,15 +134,8 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
     freesTables = false
   }
 
-  /// Takes the freed tables out of the gather.
-  mutating func takeFreedTables() -> [(address: UInt64, byteCount: Int)] {
-    let tables = freedTables
-    freedTables = []
-    return tables
-  }
-
   deinit {
-    if start != end || !freedTables.isEmpty {
+    if start != end || freedTableCount != 0 {
       fatalError("TLBGather dropped with pending invalidations: call PageTable.flush(_:) first")
     }
   }

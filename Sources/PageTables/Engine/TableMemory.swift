@@ -102,6 +102,40 @@ public struct TableView {
       expected: expected, desired: desired, ordering: .acquiringAndReleasing)
   }
 
+  /// Whether the `count` entries from `index` are all empty (0).
+  ///
+  /// A plain (vectorizable) scan: the engine calls it only on entries of the
+  /// caller's own range, which no other operation may change meanwhile.
+  @inlinable @inline(__always)
+  func areEmpty(from index: Int, count: Int) -> Bool {
+    check(index)
+    assert(count >= 0 && index + count <= self.count, "TableView: range out of bounds")
+    // SAFETY: [index, index + count) lies inside the view's entries (checked in debug
+    // builds, derived from the table's geometry in the engine).
+    let base = unsafe UnsafeRawPointer(entries) + index &* 8
+    var bits: UInt64 = 0
+    for k in 0..<count {
+      bits |= unsafe base.load(fromByteOffset: k &* 8, as: UInt64.self)
+    }
+    return bits == 0
+  }
+
+  /// Stores `first`, `first + delta`, `first + 2 * delta`, … into the `count`
+  /// entries from `index`, with plain (vectorizable) stores: the bulk write of
+  /// leaves into empty slots of the caller's own range.
+  @inlinable @inline(__always)
+  func storeLinear(from index: Int, count: Int, first: UInt64, delta: UInt64) {
+    check(index)
+    assert(count >= 0 && index + count <= self.count, "TableView: range out of bounds")
+    // SAFETY: as in areEmpty(from:count:).
+    let base = unsafe UnsafeMutableRawPointer(entries) + index &* 8
+    var entry = first
+    for k in 0..<count {
+      unsafe base.storeBytes(of: entry, toByteOffset: k &* 8, as: UInt64.self)
+      entry &+= delta
+    }
+  }
+
   /// The bookkeeping word.
   @inlinable @inline(__always)
   public var word: UInt64 { unsafe bookkeeping.pointee.load(ordering: .acquiring) }
