@@ -1,5 +1,6 @@
 import PageTables
 import PhysicalPages
+import Synchronization
 
 /// Table memory on ``PhysicalPages``, following the seed's page-table lifecycle
 /// literally:
@@ -23,13 +24,37 @@ import PhysicalPages
 /// let table = try PageTable(format: ARM64Format(granule: .k4, inputBits: 48),
 ///                           memory: PhysicalPageTableMemory(ram))
 /// ```
+///
+/// ## Cached zero tables
+/// With `cachedTables > 0`, freed one-page tables are kept (up to that many) on a
+/// stack of known-zero pages and handed out again without zeroing, as Linux's
+/// page-table quicklists did (`quicklist_free`/`quicklist_alloc`, removed in 5.x
+/// when the page allocator's per-CPU lists made them redundant for Linux): the
+/// engine frees only tables whose entries are all empty, so a freed table is
+/// already a zeroed table. Cached pages stay allocated and handed out (leak
+/// reports and statistics count them) until the cache is full, ``drainTableCache()``
+/// is called, an allocation finds the machine out of pages, or the last copy of
+/// this memory goes away. The default is no cache: every freed table goes straight
+/// back to the page allocator.
 public struct PhysicalPageTableMemory: TableMemory {
   /// The machine whose pages hold the tables.
   public let physicalMemory: PhysicalMemory
+  /// Known-zero one-page tables waiting to be reused, or nil without a cache.
+  let cache: ZeroTableCache?
 
-  /// Table memory that allocates from `physicalMemory`.
-  public init(_ physicalMemory: PhysicalMemory) {
+  /// Table memory that allocates from `physicalMemory`, keeping up to
+  /// `cachedTables` freed one-page tables for reuse without zeroing.
+  public init(_ physicalMemory: PhysicalMemory, cachedTables: Int = 0) {
+    precondition(cachedTables >= 0, "PhysicalPageTableMemory: negative cache size")
     self.physicalMemory = physicalMemory
+    self.cache =
+      cachedTables > 0 ? ZeroTableCache(physicalMemory, capacity: cachedTables) : nil
+  }
+
+  /// Frees every cached table page (they are otherwise freed when the cache is
+  /// full and when the last copy of this memory goes away).
+  public func drainTableCache() {
+    cache?.drain()
   }
 
   /// The buddy order that holds `byteCount` bytes (tables smaller than a page take
@@ -42,13 +67,43 @@ public struct PhysicalPageTableMemory: TableMemory {
   }
 
   public func allocateTable(byteCount: Int) -> UInt64? {
-    guard let page = allocate(order(for: byteCount)) else { return nil }
+    let order = order(for: byteCount)
+    if order == 0, let cache, let cached = cache.pop() {
+      // A cached table is zero and its bookkeeping word 0 (both checked when it was
+      // cached).
+      return cached
+    }
+    var page = allocate(order)
+    if page == nil, let cache {
+      // Out of pages: give the cached ones back and try once more.
+      cache.drain()
+      page = allocate(order)
+    }
+    guard let page else { return nil }
     // SAFETY: the page is allocated and owned here; nobody else uses its private word.
     unsafe page.unsafePrivateWord.pointee.store(0, ordering: .relaxed)
     return page.intoPhysicalAddress().rawValue
   }
 
   public func freeTable(at physicalAddress: UInt64, byteCount: Int) {
+    if let cache, byteCount <= physicalMemory.pageSize {
+      // SAFETY: the engine frees a table once, after unlinking it and waiting until
+      // no walker can reach it, so the page is allocated and nobody else uses it.
+      let isClean = unsafe physicalMemory.withPageUnchecked(
+        at: PhysicalAddress(rawValue: physicalAddress)
+      ) { page in
+        // The engine clears every entry before freeing; check in debug builds.
+        assert(isZero(page, byteCount), "PhysicalPageTableMemory: a freed table still has entries")
+        unsafe page.unsafePrivateWord.pointee.store(0, ordering: .relaxed)
+        return page.order == 0
+      }
+      if isClean && cache.push(physicalAddress) { return }
+    }
+    release(physicalAddress, byteCount: byteCount)
+  }
+
+  /// Gives a table page back to the page allocator.
+  func release(_ physicalAddress: UInt64, byteCount: Int) {
     let address = PhysicalAddress(rawValue: physicalAddress)
     let page = takeBack(address)
     // The engine clears every entry before freeing; check in debug builds.
@@ -112,5 +167,50 @@ extension PageTable where Memory == PhysicalPageTableMemory {
     format: Format, physicalMemory: PhysicalMemory, options: PageTableOptions = PageTableOptions()
   ) throws(PageTableError) {
     try self.init(format: format, memory: PhysicalPageTableMemory(physicalMemory), options: options)
+  }
+}
+
+/// A bounded stack of freed one-page tables, all zero and still handed out, for
+/// ``PhysicalPageTableMemory``'s cached zero tables. Drained when it goes away.
+final class ZeroTableCache: Sendable {
+  let physicalMemory: PhysicalMemory
+  let capacity: Int
+  let addresses: Mutex<[UInt64]>
+
+  init(_ physicalMemory: PhysicalMemory, capacity: Int) {
+    self.physicalMemory = physicalMemory
+    self.capacity = capacity
+    var addresses: [UInt64] = []
+    addresses.reserveCapacity(capacity)
+    self.addresses = Mutex(addresses)
+  }
+
+  /// A cached table's physical address, or nil when the cache is empty.
+  func pop() -> UInt64? {
+    addresses.withLock { $0.popLast() }
+  }
+
+  /// Caches a zeroed table; false (and nothing changed) when the cache is full.
+  func push(_ address: UInt64) -> Bool {
+    addresses.withLock { addresses in
+      guard addresses.count < capacity else { return false }
+      addresses.append(address)
+      return true
+    }
+  }
+
+  /// Gives every cached table back to the page allocator.
+  func drain() {
+    let drained = addresses.withLock { addresses in
+      let all = addresses
+      addresses.removeAll(keepingCapacity: true)
+      return all
+    }
+    let memory = PhysicalPageTableMemory(physicalMemory)
+    for address in drained { memory.release(address, byteCount: physicalMemory.pageSize) }
+  }
+
+  deinit {
+    drain()
   }
 }

@@ -70,8 +70,12 @@ extension PageTable {
   /// Invalidates the TLB for everything `gather` collected, then frees the tables it
   /// holds (once no operation in flight can still reach them).
   public func flush<Invalidator: TLBInvalidator>(_ gather: inout TLBGather<Invalidator>) {
-    // Nothing to invalidate or free: only give earlier retirements their chance.
-    if gather.isIdle && !hasUnreclaimedTables { return }
+    if gather.freedTableCount == 0 && !hasUnreclaimedTables {
+      // No table to free or reclaim, so no table is touched: invalidate only, without
+      // entering the reclamation counter.
+      gather.invalidatePending()
+      return
+    }
     let others = enterOperationCountingOthers()
     gather.invalidatePending()
     if gather.freedTableCount != 0 {

@@ -61,10 +61,6 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// Whether nothing is pending.
   public var isEmpty: Bool { start == end && freedTableCount == 0 }
 
-  /// Whether there is nothing to invalidate and no table to free.
-  @inlinable
-  var isIdle: Bool { start == end && !freesTables && freedTableCount == 0 }
-
   /// Adds `[start, start + size)` whose smallest leaves are `granule` bytes. A range
   /// that overlaps or touches the pending one merges with it (keeping the smaller
   /// granule); a disjoint one first flushes the batch's invalidation (not its
