@@ -135,23 +135,12 @@ extension PageTable {
       case .leaf:
         return .failed(.alreadyMapped(externalAddress(cursor.virtualAddress)))
       case .empty:
-        guard let child = memory.allocateTable(byteCount: childBytes) else {
-          return .failed(.outOfTableMemory)
-        }
-        guard reserve(view, 1) else {
-          memory.freeTable(at: child, byteCount: childBytes)
-          return .retry
-        }
-        let tableEntry = format.tableEntry(pointingTo: child, level: level)
-        let result = view.compareExchange(index, expected: entry, desired: tableEntry)
-        if result.exchanged {
-          entry = tableEntry
-        } else {
-          // Another mapper installed a table first: use theirs, free ours.
-          _ = view.subtractFromWord(1)
-          memory.freeTable(at: child, byteCount: childBytes)
-          entry = result.original
-          if format.kind(of: entry, level: level) != .table { return .retry }
+        switch installTable(
+          view, level: level, index: index, replacing: entry, childBytes: childBytes)
+        {
+        case .installed(let installed): entry = installed
+        case .retry: return .retry
+        case .outOfMemory: return .failed(.outOfTableMemory)
         }
       case .table:
         break
@@ -165,6 +154,38 @@ extension PageTable {
       guard case .done = status else { return status }
     }
     return .done
+  }
+
+  /// What installing a table in an empty slot gave.
+  @usableFromInline
+  enum InstallResult {
+    /// The slot now holds this table entry (ours, or a racing mapper's).
+    case installed(UInt64)
+    /// The table is dead, or a racing mapper put something else there.
+    case retry
+    /// No table memory.
+    case outOfMemory
+  }
+
+  /// Allocates a table and installs it in the empty slot `index` of `view` (of
+  /// `level`, holding the empty entry `empty`) with compare-and-swap. Kept out of line so the walk's hot loop stays small.
+  @inline(never) @usableFromInline
+  func installTable(
+    _ view: TableView, level: Int, index: Int, replacing empty: UInt64, childBytes: Int
+  ) -> InstallResult {
+    guard let child = memory.allocateTable(byteCount: childBytes) else { return .outOfMemory }
+    guard reserve(view, 1) else {
+      memory.freeTable(at: child, byteCount: childBytes)
+      return .retry
+    }
+    let tableEntry = format.tableEntry(pointingTo: child, level: level)
+    let result = view.compareExchange(index, expected: empty, desired: tableEntry)
+    if result.exchanged { return .installed(tableEntry) }
+    // Another mapper installed a table first: use theirs, free ours.
+    _ = view.subtractFromWord(1)
+    memory.freeTable(at: child, byteCount: childBytes)
+    guard format.kind(of: result.original, level: level) == .table else { return .retry }
+    return .installed(result.original)
   }
 
   @usableFromInline
@@ -184,10 +205,7 @@ extension PageTable {
     -> LeafStatus
   {
     if cursor.ready & (1 << UInt8(truncatingIfNeeded: level)) == 0 {
-      do {
-        cursor.templates[level] = try format.leafTemplate(for: cursor.protection, level: level)
-        cursor.ready |= 1 << UInt8(truncatingIfNeeded: level)
-      } catch {
+      guard prepareTemplate(level: level, cursor: &cursor) else {
         return .failed(.template(level: level))
       }
     }
@@ -202,7 +220,11 @@ extension PageTable {
     let runBytes = leafSize &* UInt64(truncatingIfNeeded: run)
     // A run forms only where the virtual and physical addresses agree modulo its
     // size; both advance together, so that holds for the whole batch or never.
-    if run <= 1 || (cursor.virtualAddress ^ cursor.physicalAddress) & (runBytes &- 1) != 0 {
+    // And none forms where no run-aligned stretch of `run` slots fits in the batch.
+    let firstRunSlot = run <= 1 ? 0 : (index &+ run &- 1) / run &* run
+    if run <= 1 || (cursor.virtualAddress ^ cursor.physicalAddress) & (runBytes &- 1) != 0
+      || firstRunSlot &+ run > index &+ count
+    {
       // The common case: empty slots, and consecutive leaves that differ by a
       // constant. Scan, then store, both in tight loops.
       var free = count
@@ -242,47 +264,9 @@ extension PageTable {
           view.load(index &+ free), level: level, at: cursor.virtualAddress, written, leafSize)
       }
     } else {
-      while written < count {
-        let virtualAddress = cursor.virtualAddress &+ UInt64(written) &* leafSize
-        let physicalAddress = cursor.physicalAddress &+ UInt64(written) &* leafSize
-        let slot = index &+ written
-        let isRun =
-          slot % run == 0 && count &- written >= run
-          && (virtualAddress | physicalAddress) & (runBytes &- 1) == 0
-        let members = isRun ? run : 1
-        var clash = -1
-        for k in 0..<members where view.load(slot &+ k) != 0 {
-          clash = k
-          break
-        }
-        if clash >= 0 {
-          if isRun {
-            // Map the members before the clash one by one, then stop at it.
-            for k in 0..<clash {
-              view.store(
-                slot &+ k,
-                format.leafEntry(
-                  template: template, physicalAddress: physicalAddress &+ UInt64(k) &* leafSize,
-                  level: level))
-            }
-            written &+= clash
-          }
-          stop = leafConflict(
-            view.load(index &+ written), level: level, at: cursor.virtualAddress, written,
-            leafSize)
-          break
-        }
-        for k in 0..<members {
-          var entry = format.leafEntry(
-            template: template, physicalAddress: physicalAddress &+ UInt64(k) &* leafSize,
-            level: level)
-          if isRun {
-            entry = format.contiguousEntry(entry, level: level, runAddress: physicalAddress)
-          }
-          view.store(slot &+ k, entry)
-        }
-        written &+= members
-      }
+      (written, stop) = writeRuns(
+        view, level: level, index: index, count: count, template: template, run: run,
+        cursor: cursor)
     }
     if written < count { _ = view.subtractFromWord(UInt64(count &- written)) }
     let advanced = UInt64(written) &* leafSize
@@ -291,8 +275,79 @@ extension PageTable {
     return stop
   }
 
+  /// Writes `count` leaves at `level` from `index` where contiguous runs can form:
+  /// runs where the slot and the addresses are aligned, single leaves elsewhere.
+  /// Returns how many were written and why it stopped. Out of line: the
+  /// per-member encoding is kept away from the plain-leaf hot path.
+  @inline(never) @usableFromInline
+  func writeRuns(
+    _ view: TableView, level: Int, index: Int, count: Int, template: UInt64, run: Int,
+    cursor: MapCursor
+  ) -> (written: Int, stop: LeafStatus) {
+    let leafSize = plan(level).leafSize
+    let runBytes = leafSize &* UInt64(truncatingIfNeeded: run)
+    var written = 0
+    var stop: LeafStatus = .done
+    while written < count {
+      let virtualAddress = cursor.virtualAddress &+ UInt64(written) &* leafSize
+      let physicalAddress = cursor.physicalAddress &+ UInt64(written) &* leafSize
+      let slot = index &+ written
+      let isRun =
+        slot % run == 0 && count &- written >= run
+        && (virtualAddress | physicalAddress) & (runBytes &- 1) == 0
+      let members = isRun ? run : 1
+      var clash = -1
+      for k in 0..<members where view.load(slot &+ k) != 0 {
+        clash = k
+        break
+      }
+      if clash >= 0 {
+        if isRun {
+          // Map the members before the clash one by one, then stop at it.
+          for k in 0..<clash {
+            view.store(
+              slot &+ k,
+              format.leafEntry(
+                template: template, physicalAddress: physicalAddress &+ UInt64(k) &* leafSize,
+                level: level))
+          }
+          written &+= clash
+        }
+        stop = leafConflict(
+          view.load(index &+ written), level: level, at: cursor.virtualAddress, written,
+          leafSize)
+        break
+      }
+      for k in 0..<members {
+        var entry = format.leafEntry(
+          template: template, physicalAddress: physicalAddress &+ UInt64(k) &* leafSize,
+          level: level)
+        if isRun {
+          entry = format.contiguousEntry(entry, level: level, runAddress: physicalAddress)
+        }
+        view.store(slot &+ k, entry)
+      }
+      written &+= members
+    }
+    return (written, stop)
+  }
+
+  /// Computes the leaf template of `level` into the cursor (first use of a level);
+  /// false if the format refuses the protection there. Out of line, like every
+  /// rarely taken call into the format, so the hot functions stay small.
+  @inline(never) @usableFromInline
+  func prepareTemplate(level: Int, cursor: inout MapCursor) -> Bool {
+    do {
+      cursor.templates[level] = try format.leafTemplate(for: cursor.protection, level: level)
+      cursor.ready |= 1 << UInt8(truncatingIfNeeded: level)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /// What to do about an occupied slot met while writing leaves.
-  @inline(__always)
+  @inline(never) @usableFromInline
   func leafConflict(
     _ entry: UInt64, level: Int, at start: UInt64, _ written: Int, _ leafSize: UInt64
   )

@@ -147,13 +147,9 @@ extension PageTable {
 
       case .leaf:
         if run > 1 && format.isContiguous(entry, level: level) {
-          let runBytes = leafSize &* UInt64(run)
-          let runStart = slot & ~(runBytes &- 1)
-          if position > runStart || limit < runStart &+ runBytes {
-            breakRun(view, level: level, base: base, runStart: runStart)
-            sink.removed(start: externalAddress(runStart), size: runBytes, granule: leafSize)
-            entry = view.load(index)
-          }
+          entry = breakRunIfPartial(
+            view, level: level, base: base, index: index, slot: slot, position: position,
+            limit: limit, sink: &sink)
         }
         if position == slot && slotEnd <= limit {
           // Clear this leaf and the plain leaves after it inside the range in one
@@ -187,7 +183,7 @@ extension PageTable {
           position = rangeEnd
         } else {
           // Part of a block: split it into the next size down, then go on inside.
-          guard split(view, level: level, index: index, entry: entry, slot: slot) else {
+          guard splitOutOfLine(view, level: level, index: index, entry: entry, slot: slot) else {
             outOfMemory = true
             position = limit
             break
@@ -233,6 +229,33 @@ extension PageTable {
     }
     let word = cleared == 0 ? view.word : view.subtractFromWord(cleared)
     return RemovalResult(bytes: bytes, emptied: word == 0 && level != 0, outOfMemory: outOfMemory)
+  }
+
+  /// Breaks the contiguous run holding slot `index` if `[position, limit)` covers
+  /// only part of it (reporting the whole run); returns the slot's entry. Out of
+  /// line: runs are rare next to the plain-leaf hot path.
+  @inline(never) @usableFromInline
+  func breakRunIfPartial<Sink: RemovalSink & ~Copyable>(
+    _ view: TableView, level: Int, base: UInt64, index: Int, slot: UInt64, position: UInt64,
+    limit: UInt64, sink: inout Sink
+  ) -> UInt64 {
+    let geometry = plan(level)
+    let runBytes = geometry.leafSize &* UInt64(truncatingIfNeeded: geometry.contiguousRun)
+    let runStart = slot & ~(runBytes &- 1)
+    if position > runStart || limit < runStart &+ runBytes {
+      breakRun(view, level: level, base: base, runStart: runStart)
+      sink.removed(
+        start: externalAddress(runStart), size: runBytes, granule: geometry.leafSize)
+    }
+    return view.load(index)
+  }
+
+  /// ``split(_:level:index:entry:slot:)``, kept out of the removal loop.
+  @inline(never) @usableFromInline
+  func splitOutOfLine(_ view: TableView, level: Int, index: Int, entry: UInt64, slot: UInt64)
+    -> Bool
+  {
+    split(view, level: level, index: index, entry: entry, slot: slot)
   }
 
   /// Replaces the leaf at `index` (a block of `level`) with a table of the next
