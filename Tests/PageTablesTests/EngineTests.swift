@@ -98,6 +98,20 @@ import Testing
     #expect(drained)
   }
 
+  @Test func everyRemovedLeafIsHandedToTheInvalidatorAsItJoinsTheGather() throws {
+    let table = try makeTable(ToyFormat(runLength: 1))
+    try table.map(
+      virtualAddress: 0x20_0000, physicalAddress: 0, size: 2 << 20, protection: .readOnly)
+    try table.map(virtualAddress: 0x60_0000, physicalAddress: 0, size: 3 * g, protection: .readOnly)
+    var gather = TLBGather(invalidator: RecordingTLB())
+    try table.unmap(virtualAddress: 0, size: 8 << 20, gather: &gather)
+    let added = gather.invalidator.added
+    table.flush(&gather)
+    // The block and the three pages, before any flush merged them away.
+    #expect(added.contains { $0.start == 0x20_0000 && $0.size == 2 << 20 && $0.granule == 2 << 20 })
+    #expect(added.contains { $0.start == 0x60_0000 && $0.size == 3 * g && $0.granule == g })
+  }
+
   @Test func unmappingAWholeLeafTableInvalidatesOnceIncludingWalkCaches() throws {
     let table = try makeTable(ToyFormat(runLength: 1))
     try table.map(

@@ -12,6 +12,15 @@ public protocol TLBInvalidator {
   /// space when `size / granule` is large. `leafOnly` is false when tables were
   /// unlinked, so cached intermediate walk entries must go too.
   mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool)
+  /// Removed leaves `[start, start + size)` (of at least `granule` bytes) were added
+  /// to a gather: Linux's `tlb_add_page`. A driver that queues one invalidation per
+  /// page (an IOMMU command queue) issues it here; the default does nothing and
+  /// leaves the work to the gather's merged range at flush.
+  mutating func addedToGather(start: UInt64, size: UInt64, granule: UInt64)
+}
+
+extension TLBInvalidator {
+  public mutating func addedToGather(start: UInt64, size: UInt64, granule: UInt64) {}
 }
 
 /// A batch of TLB invalidations and freed tables, flushed together.
@@ -31,7 +40,7 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   public private(set) var start: UInt64 = 0
   /// The end (exclusive) of the pending range; equal to `start` when empty.
   public private(set) var end: UInt64 = 0
-  /// The largest granule added to the pending range.
+  /// The smallest granule added to the pending range (a stride that meets every leaf).
   public private(set) var granule: UInt64 = 0
   /// Whether tables were unlinked, so walk caches must be invalidated.
   public private(set) var freesTables = false
@@ -66,6 +75,7 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// granule); a disjoint one first flushes the batch's invalidation (not its
   /// tables, which wait for ``PageTable/flush(_:)``).
   public mutating func add(start newStart: UInt64, size: UInt64, granule newGranule: UInt64) {
+    invalidator.addedToGather(start: newStart, size: size, granule: newGranule)
     let newEnd = newStart &+ size
     if start == end {
       start = newStart

@@ -10,10 +10,15 @@ struct RecordingTLB: TLBInvalidator {
   }
   var ranges: [Range] = []
   var fullFlushes = 0
+  /// Ranges handed to `addedToGather` (Linux's `tlb_add_page`), in order.
+  var added: [Range] = []
 
   mutating func invalidateAll() { fullFlushes += 1 }
   mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {
     ranges.append(Range(start: start, size: size, granule: granule, leafOnly: leafOnly))
+  }
+  mutating func addedToGather(start: UInt64, size: UInt64, granule: UInt64) {
+    added.append(Range(start: start, size: size, granule: granule, leafOnly: true))
   }
 
   /// Whether `address` was covered by an invalidation.
