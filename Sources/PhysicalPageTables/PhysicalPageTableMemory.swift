@@ -148,16 +148,21 @@ public struct PhysicalPageTableMemory: TableMemory {
   {
     // SAFETY: the engine only passes addresses of tables it allocated here and has
     // not freed, so the page is allocated and stays so for the call.
-    unsafe physicalMemory.withPageUnchecked(at: PhysicalAddress(rawValue: physicalAddress)) {
-      page in
-      // SAFETY: the page (or block) spans at least byteCount bytes in the direct map,
-      // and its descriptor's private word is this table's bookkeeping word; all
-      // access goes through the view's atomics.
-      let view = unsafe TableView(
-        entries: page.unsafeMutableBytes, count: byteCount / 8,
-        bookkeeping: UnsafeMutableRawPointer(page.unsafePrivateWord))
-      return body(view)
-    }
+    body(unsafe unsafeTable(at: physicalAddress, byteCount: byteCount))
+  }
+
+  @unsafe @inlinable @inline(__always)
+  public func unsafeTable(at physicalAddress: UInt64, byteCount: Int) -> TableView {
+    let address = PhysicalAddress(rawValue: physicalAddress)
+    // SAFETY: the engine passes only addresses of tables it allocated here (the first
+    // page of an allocated block) and uses the view while the block stays allocated.
+    // The block spans at least byteCount bytes in the direct map, and its descriptor's
+    // private word is this table's bookkeeping word; all access goes through the
+    // view's atomics.
+    return unsafe TableView(
+      entries: physicalMemory.unsafeDirectMapAddress(uncheckedAt: address), count: byteCount / 8,
+      bookkeeping: UnsafeMutableRawPointer(
+        physicalMemory.unsafePrivateWord(uncheckedAt: address)))
   }
 }
 

@@ -18,16 +18,16 @@ import Synchronization
 /// - `directMap` maps the whole memfd (`frameCount * pageSize` bytes) shared, and
 ///   `descriptors` covers `frameCount` descriptors, for this object's lifetime.
 /// - `id` is unique in the process; per-thread caches key their slots by it.
-@safe final class MemoryCore: @unchecked Sendable {
+@safe @usableFromInline final class MemoryCore: @unchecked Sendable {
   let id: UInt64
   let configuration: PhysicalMemory.Configuration
   let pageSize: Int
-  let pageShift: Int
+  @usableFromInline let pageShift: Int
   let frameCount: Int
-  let baseFrame: UInt64
+  @usableFromInline let baseFrame: UInt64
   let fd: Int32
-  let directMap: UnsafeMutableRawPointer
-  let descriptors: UnsafeMutablePointer<PageDescriptor>
+  @usableFromInline let directMap: UnsafeMutableRawPointer
+  @usableFromInline let descriptors: UnsafeMutablePointer<PageDescriptor>
   let descriptorByteCount: Int
   let poison: Bool
   let recordSites: Bool
@@ -163,6 +163,14 @@ import Synchronization
   @inline(__always)
   func directMapAddress(_ index: Int) -> UnsafeMutableRawPointer {
     unsafe directMap + (index << pageShift)
+  }
+
+  /// The frame index of a RAM address, without any check (inlinable, for the
+  /// unchecked hot-path accessors of ``PhysicalMemory``).
+  @inlinable @inline(__always)
+  func uncheckedIndex(of address: PhysicalAddress) -> Int {
+    Int(
+      truncatingIfNeeded: (address.rawValue >> UInt64(truncatingIfNeeded: pageShift)) &- baseFrame)
   }
 
   /// The frame index of a physical address: checked for RAM and page alignment.

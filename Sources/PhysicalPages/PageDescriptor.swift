@@ -19,6 +19,7 @@ import Synchronization
 ///   or an interior frame of one (`tail`). Frames at or above the frontier are `tail`.
 /// - An `allocated` head has a reference count ≥ 1; every other state has 0.
 /// - `cached` blocks are order 0 and sit in exactly one thread's cache.
+@usableFromInline
 struct PageDescriptor: ~Copyable {
   /// How many owners (``Page`` values and ``SharedPage`` boxes) the block has.
   let referenceCount: Atomic<UInt32>
@@ -28,7 +29,7 @@ struct PageDescriptor: ~Copyable {
   let privateWord: Atomic<UInt64>
 
   /// The byte offset of `privateWord` (`MemoryLayout.offset(of:)` needs a Copyable type).
-  static let privateWordOffset = 8
+  @usableFromInline static let privateWordOffset = 8
 }
 
 /// What a descriptor's frame is currently doing.

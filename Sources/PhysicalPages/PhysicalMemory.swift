@@ -1,4 +1,5 @@
 import CPageMemory
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -38,7 +39,7 @@ public final class PhysicalMemory: Sendable {
   /// The largest block order: blocks hold up to 2^maxOrder pages.
   public static let maxOrder = 10
 
-  let core: MemoryCore
+  @usableFromInline let core: MemoryCore
 
   /// Creates a machine; this costs a memfd, two mappings and no page of memory.
   public init(configuration: Configuration = .default) throws(PageError) {
@@ -121,6 +122,33 @@ public final class PhysicalMemory: Sendable {
     let index = Int(
       (address.rawValue - core.configuration.baseAddress.rawValue) >> UInt64(core.pageShift))
     return try core.withBorrowedPage(index, order: core.flags(index).order, body)
+  }
+
+  /// The direct-map address of the block at `address`, without any check and
+  /// without borrowing the page (for hot paths such as a page-table engine's walk).
+  ///
+  /// - Safety: `address` must be the first page of an allocated block; the pointer
+  ///   is valid only while the block stays allocated, and only within the block.
+  @unsafe @inlinable @inline(__always)
+  public func unsafeDirectMapAddress(uncheckedAt address: PhysicalAddress)
+    -> UnsafeMutableRawPointer
+  {
+    unsafe core.directMap + (core.uncheckedIndex(of: address) << core.pageShift)
+  }
+
+  /// The private word of the descriptor of the block at `address` (the word
+  /// `Page.unsafePrivateWord` gives), without any check and without borrowing the page.
+  ///
+  /// - Safety: as for ``unsafeDirectMapAddress(uncheckedAt:)``; the word belongs to
+  ///   the block's owner and must not be used after the block is freed.
+  @unsafe @inlinable @inline(__always)
+  public func unsafePrivateWord(uncheckedAt address: PhysicalAddress)
+    -> UnsafeMutablePointer<Atomic<UInt64>>
+  {
+    // SAFETY: `privateWord` is at byte offset 8 of the descriptor (see `Page.unsafePrivateWord`).
+    let raw = unsafe UnsafeMutableRawPointer(core.descriptors + core.uncheckedIndex(of: address))
+    return unsafe (raw + PageDescriptor.privateWordOffset).assumingMemoryBound(
+      to: Atomic<UInt64>.self)
   }
 
   /// Returns the calling thread's cached free pages of this machine to the buddy

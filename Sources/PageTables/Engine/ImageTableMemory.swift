@@ -148,13 +148,19 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   )
     -> R
   {
+    // SAFETY: the view is used only during the call, while the table is allocated.
+    body(unsafe unsafeTable(at: physicalAddress, byteCount: size))
+  }
+
+  @unsafe @inline(__always)
+  public func unsafeTable(at physicalAddress: UInt64, byteCount size: Int) -> TableView {
     let offset = checkedOffset(physicalAddress, max(size, Self.wordGranule))
-    // SAFETY: the table lies inside the image (checked) and its word inside `words`;
-    // entries are only accessed through the view's atomics.
-    let view = unsafe TableView(
+    // SAFETY: the table lies inside the image (checked) and its word inside `words`,
+    // both valid while this object lives (the engine holds it for as long as it uses
+    // the view); entries are only accessed through the view's atomics.
+    return unsafe TableView(
       entries: storage + offset, count: size / 8,
       bookkeeping: words + offset / Self.wordGranule * 8)
-    return body(view)
   }
 
   @inline(__always)

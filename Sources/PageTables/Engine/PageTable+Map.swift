@@ -67,9 +67,9 @@ extension PageTable {
     let rootBytes = plan(0).tableBytes
     while cursor.virtualAddress != cursor.end {
       let (rootAddress, base) = root(for: cursor.virtualAddress)
-      let status = memory.withTable(at: rootAddress, byteCount: rootBytes) { view in
-        mapInTable(view, level: 0, base: base, cursor: &cursor)
-      }
+      // SAFETY: the root stays allocated while the table lives.
+      let view = unsafe memory.unsafeTable(at: rootAddress, byteCount: rootBytes)
+      let status = mapFromRoot(view, base: base, cursor: &cursor)
       switch status {
       case .done, .retry: continue
       case .failed(let failure):
@@ -97,6 +97,54 @@ extension PageTable {
       }
       fatalError("PageTable.map: the format's leaf template changed its mind")
     }
+  }
+
+  /// Maps the part of the cursor's range inside the root table `view` (whose index 0
+  /// covers `base`), advancing the cursor.
+  ///
+  /// While the rest of the range lies inside one entry and is smaller than it (so
+  /// no leaf can go there), this descends in a loop, taking the steps
+  /// ``mapInTable(_:level:base:cursor:)`` takes for such an entry (installing a
+  /// missing table, refusing a leaf in the way); then it maps inside the table it
+  /// reached. A single page costs one loop step per level instead of a call.
+  @inline(__always) @usableFromInline
+  func mapFromRoot(_ root: TableView, base rootBase: UInt64, cursor: inout MapCursor)
+    -> MapStatus
+  {
+    var view = root
+    var level = 0
+    var base = rootBase
+    while true {
+      let geometry = plan(level)
+      let first = cursor.virtualAddress
+      guard geometry.hasChild, cursor.end &- first < geometry.leafSize,
+        (first ^ (cursor.end &- 1)) >> geometry.shift == 0
+      else { break }
+      let index = Int(truncatingIfNeeded: (first &- base) >> geometry.shift)
+      var entry = view.loadAcquiring(index)
+      switch format.kind(of: entry, level: level) {
+      case .leaf:
+        return .failed(.alreadyMapped(externalAddress(first)))
+      case .empty:
+        switch installTable(
+          view, level: level, index: index, replacing: entry,
+          childBytes: geometry.childTableBytes)
+        {
+        case .installed(let installed): entry = installed
+        case .retry: return .retry
+        case .outOfMemory: return .failed(.outOfTableMemory)
+        }
+      case .table:
+        break
+      }
+      base &+= UInt64(truncatingIfNeeded: index) << geometry.shift
+      // SAFETY: this operation entered the reclamation counter, so a table it reached
+      // is not freed before it finishes, even if a racing unmap unlinks it.
+      view = unsafe memory.unsafeTable(
+        at: format.tableAddress(of: entry, level: level), byteCount: geometry.childTableBytes)
+      level &+= 1
+    }
+    return mapInTable(view, level: level, base: base, cursor: &cursor)
   }
 
   /// Maps the part of the cursor's range inside the table `view` (of `level`, whose
@@ -146,11 +194,11 @@ extension PageTable {
         break
       }
       let childBase = base &+ (UInt64(truncatingIfNeeded: index) << shift)
-      let status = memory.withTable(
-        at: format.tableAddress(of: entry, level: level), byteCount: childBytes
-      ) { child in
-        mapInTable(child, level: level &+ 1, base: childBase, cursor: &cursor)
-      }
+      // SAFETY: this operation entered the reclamation counter, so a table it reached
+      // is not freed before it finishes, even if a racing unmap unlinks it.
+      let child = unsafe memory.unsafeTable(
+        at: format.tableAddress(of: entry, level: level), byteCount: childBytes)
+      let status = mapInTable(child, level: level &+ 1, base: childBase, cursor: &cursor)
       guard case .done = status else { return status }
     }
     return .done

@@ -105,9 +105,9 @@ extension PageTable {
     while position < end {
       let (rootAddress, base) = root(for: position)
       let rootEnd = min(end, tableEnd(level: 0, base: base))
-      let result = memory.withTable(at: rootAddress, byteCount: plan(0).tableBytes) { view in
-        removeInTable(view, level: 0, base: base, start: position, end: rootEnd, sink: &sink)
-      }
+      // SAFETY: the root stays allocated while the table lives.
+      let view = unsafe memory.unsafeTable(at: rootAddress, byteCount: plan(0).tableBytes)
+      let result = removeFromRoot(view, base: base, start: position, end: rootEnd, sink: &sink)
       total.bytes &+= result.bytes
       if result.outOfMemory {
         total.outOfMemory = true
@@ -116,6 +116,68 @@ extension PageTable {
       position = rootEnd
     }
     return total
+  }
+
+  /// Removes `[start, end)` from the root table `view` based at `base`.
+  ///
+  /// While the range lies inside one entry that holds a table and is smaller than
+  /// it, this descends in a loop; it removes the range inside the table it reached
+  /// with ``removeInTable(_:level:base:start:end:sink:)``, then goes back up taking
+  /// the steps that function takes after a child table (unlinking a table the
+  /// removal emptied). A single page costs one loop step per level instead of a call.
+  @inline(__always) @usableFromInline
+  func removeFromRoot<Sink: RemovalSink & ~Copyable>(
+    _ root: TableView, base rootBase: UInt64, start: UInt64, end: UInt64, sink: inout Sink
+  ) -> RemovalResult {
+    var views = InlineArray<6, TableView>(repeating: root)
+    var indices = InlineArray<6, Int>(repeating: 0)
+    var bases = InlineArray<6, UInt64>(repeating: rootBase)
+    var level = 0
+    while true {
+      let geometry = plan(level)
+      guard geometry.hasChild, end &- start < geometry.leafSize,
+        (start ^ (end &- 1)) >> geometry.shift == 0
+      else { break }
+      let view = views[level]
+      let index = Int(truncatingIfNeeded: (start &- bases[level]) >> geometry.shift)
+      let entry = view.load(index)
+      guard format.kind(of: entry, level: level) == .table else { break }
+      indices[level] = index
+      bases[level &+ 1] = bases[level] &+ (UInt64(truncatingIfNeeded: index) << geometry.shift)
+      // SAFETY: this operation entered the reclamation counter, so a table it
+      // reached is not freed before it finishes.
+      views[level &+ 1] = unsafe memory.unsafeTable(
+        at: format.tableAddress(of: entry, level: level), byteCount: geometry.childTableBytes)
+      level &+= 1
+    }
+    var result = removeInTable(
+      views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
+    while level > 0 {
+      // What removeInTable does in the parent after this child table.
+      let child = views[level]
+      level &-= 1
+      let geometry = plan(level)
+      let view = views[level]
+      var unlinked = false
+      if result.emptied && sink.unlinksTables {
+        // Claim the empty table; a mapper that reserved an entry first wins.
+        unlinked = child.exchangeWord(expected: 0, desired: deadTableBit).exchanged
+      }
+      if unlinked {
+        let index = indices[level]
+        let entry = view.load(index)
+        view.store(index, 0)
+        sink.removed(
+          start: externalAddress(bases[level &+ 1]), size: geometry.leafSize,
+          granule: geometry.childLeafSize)
+        sink.unlinked(
+          table: format.tableAddress(of: entry, level: level),
+          byteCount: geometry.childTableBytes)
+      }
+      let word = unlinked ? view.subtractFromWord(1) : view.word
+      result.emptied = word == 0 && level != 0
+    }
+    return result
   }
 
   /// Removes `[start, end)` from the table `view` of `level` based at `base`.
@@ -197,15 +259,14 @@ extension PageTable {
         let childAddress = format.tableAddress(of: entry, level: level)
         let stop = min(limit, slotEnd)
         var unlink = false
-        let result = memory.withTable(at: childAddress, byteCount: childBytes) { child in
-          var result = removeInTable(
-            child, level: childLevel, base: slot, start: position, end: stop, sink: &sink)
-          if result.emptied && sink.unlinksTables {
-            // Claim the empty table; a mapper that reserved an entry first wins.
-            unlink = child.exchangeWord(expected: 0, desired: deadTableBit).exchanged
-          }
-          result.emptied = false
-          return result
+        // SAFETY: this operation entered the reclamation counter, so a table it
+        // reached is not freed before it finishes.
+        let child = unsafe memory.unsafeTable(at: childAddress, byteCount: childBytes)
+        let result = removeInTable(
+          child, level: childLevel, base: slot, start: position, end: stop, sink: &sink)
+        if result.emptied && sink.unlinksTables {
+          // Claim the empty table; a mapper that reserved an entry first wins.
+          unlink = child.exchangeWord(expected: 0, desired: deadTableBit).exchanged
         }
         bytes &+= result.bytes
         if unlink {

@@ -24,6 +24,16 @@ public protocol TableMemory: Sendable {
   /// bookkeeping word. The engine only passes addresses of tables it allocated
   /// and has not freed.
   func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R) -> R
+  /// A view of the table at `physicalAddress`'s entries and bookkeeping word,
+  /// without a closure: the engine's walks take one per level.
+  ///
+  /// - Safety: the engine only passes addresses of tables it allocated and has not
+  ///   freed, and uses the view only while the table stays allocated (its
+  ///   reclamation scheme frees an unlinked table only after every operation that
+  ///   could reach it has finished). A conformance must return a view that stays
+  ///   valid for as long as the table stays allocated.
+  @unsafe
+  func unsafeTable(at physicalAddress: UInt64, byteCount: Int) -> TableView
 }
 
 /// Access to one table's entries and its bookkeeping word, for the engine.
@@ -35,7 +45,7 @@ public protocol TableMemory: Sendable {
 /// ## Invariants
 /// `entries` points at `count` 8-byte aligned entries and `bookkeeping` at one
 /// 8-byte word, both valid for the duration of the `withTable` call that made the
-/// view.
+/// view (for a view from `unsafeTable`, while the table stays allocated).
 @safe
 @frozen
 public struct TableView {
