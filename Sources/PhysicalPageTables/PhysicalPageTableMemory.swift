@@ -67,17 +67,26 @@ public struct PhysicalPageTableMemory: TableMemory {
   }
 
   public func allocateTable(byteCount: Int) -> UInt64? {
+    allocateTable(byteCount: byteCount, zeroed: true)
+  }
+
+  /// A table the engine overwrites whole before publishing it: no need to zero it.
+  public func allocateTableForOverwrite(byteCount: Int) -> UInt64? {
+    allocateTable(byteCount: byteCount, zeroed: false)
+  }
+
+  func allocateTable(byteCount: Int, zeroed: Bool) -> UInt64? {
     let order = order(for: byteCount)
     if order == 0, let cache, let cached = cache.pop() {
       // A cached table is zero and its bookkeeping word 0 (both checked when it was
       // cached).
       return cached
     }
-    var page = allocate(order)
+    var page = allocate(order, zeroed: zeroed)
     if page == nil, let cache {
       // Out of pages: give the cached ones back and try once more.
       cache.drain()
-      page = allocate(order)
+      page = allocate(order, zeroed: zeroed)
     }
     guard let page else { return nil }
     // SAFETY: the page is allocated and owned here; nobody else uses its private word.
@@ -112,10 +121,10 @@ public struct PhysicalPageTableMemory: TableMemory {
     _ = consume page
   }
 
-  /// A zeroed block of `2^order` pages, or nil when memory ran out.
-  func allocate(_ order: Int) -> Page? {
+  /// A block of `2^order` pages (zeroed if asked), or nil when memory ran out.
+  func allocate(_ order: Int, zeroed: Bool) -> Page? {
     do {
-      return try physicalMemory.allocatePages(order: order, zeroed: true)
+      return try physicalMemory.allocatePages(order: order, zeroed: zeroed)
     } catch {
       return nil
     }

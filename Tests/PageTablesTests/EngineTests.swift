@@ -30,6 +30,58 @@ import Testing
     try unmapAndFlush(table, 4 << 30, 2 << 20)
   }
 
+  @Test func aMapThatFillsAWholeTableWritesEveryEntryOfAnUnzeroedTable() throws {
+    let memory = GarbageTableMemory()
+    let table = try PageTable(
+      format: ToyFormat(runLength: 1), memory: memory,
+      options: PageTableOptions(trapOnLeakedMappings: true))
+    // 2 MiB of 4 KiB pages (the physical address rules out a block): one whole leaf table.
+    try table.map(
+      virtualAddress: 0x20_0000, physicalAddress: 0x40_1000, size: 2 << 20, protection: .readWrite)
+    #expect(memory.overwriteAllocations == 1, "the leaf table was allocated for overwrite")
+    for k: UInt64 in 0..<512 {
+      #expect(table.translate(0x20_0000 + k * g)?.physicalAddress == 0x40_1000 + k * g)
+    }
+    #expect(
+      table.dump() == [
+        MappingRun(
+          virtualAddress: 0x20_0000, physicalAddress: 0x40_1000, size: 2 << 20,
+          protection: .readWrite)
+      ])
+    // A range that covers only part of a table still gets a zeroed one.
+    try table.map(virtualAddress: 0x60_0000, physicalAddress: 0, size: 3 * g, protection: .readOnly)
+    #expect(memory.overwriteAllocations == 1)
+    #expect(table.translate(0x60_0000 + 3 * g) == nil)
+    #expect(try unmapAndFlush(table, 0, 8 << 20) == (2 << 20) + 3 * g)
+    #expect(memory.image.liveTables == 1)
+  }
+
+  /// Threads fill whole sibling leaf tables under one parent at once, so prefilled
+  /// tables race to be published into the same table (and its live count).
+  @Test func concurrentWholeTableMapsPublishIntoOneParent() throws {
+    let table = try makeTable(ToyFormat(runLength: 1), imageBytes: 16 << 20)
+    let failures = LeakBox()
+    DispatchQueue.concurrentPerform(iterations: 4) { t in
+      do {
+        for round in 0..<40 {
+          let va = UInt64(t * 8 + round % 8) << 21
+          try table.map(
+            virtualAddress: va, physicalAddress: va + g, size: 2 << 20, protection: .readWrite)
+          if table.translate(va + 511 * g)?.physicalAddress != va + 512 * g {
+            failures.append(
+              MappingRun(virtualAddress: va, physicalAddress: 0, size: 0, protection: .readOnly))
+          }
+          try unmapAndFlush(table, va, 2 << 20)
+        }
+      } catch {
+        failures.append(
+          MappingRun(virtualAddress: 0, physicalAddress: 0, size: 1, protection: .readOnly))
+      }
+    }
+    #expect(failures.runs.isEmpty)
+    #expect(table.dump().isEmpty)
+  }
+
   @Test func failedMapRollsBackWhatItWrote() throws {
     let table = try makeTable(ToyFormat(runLength: 1))
     let base: UInt64 = 0x4000_0000
@@ -339,4 +391,32 @@ final class LeakBox: @unchecked Sendable {
 final class NSLockLike: @unchecked Sendable {
   private let queue = DispatchQueue(label: "test-lock")
   func withLock<R>(_ body: () -> R) -> R { queue.sync(execute: body) }
+}
+
+/// Table memory whose tables allocated for overwrite are full of garbage, to prove
+/// the engine writes every entry of such a table before anyone reads it.
+final class GarbageTableMemory: TableMemory, @unchecked Sendable {
+  let image = ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
+  private let counter = LeakBox()
+  var overwriteAllocations: Int { counter.runs.count }
+
+  func allocateTable(byteCount: Int) -> UInt64? { image.allocateTable(byteCount: byteCount) }
+  func allocateTableForOverwrite(byteCount: Int) -> UInt64? {
+    guard let address = image.allocateTable(byteCount: byteCount) else { return nil }
+    image.withTable(at: address, byteCount: byteCount) { view in
+      for i in 0..<view.count { view.store(i, 0xDEAD_BEEF_0000_0001 &+ UInt64(i)) }
+    }
+    counter.append(
+      MappingRun(virtualAddress: address, physicalAddress: 0, size: 0, protection: .readOnly))
+    return address
+  }
+  func freeTable(at physicalAddress: UInt64, byteCount: Int) {
+    image.freeTable(at: physicalAddress, byteCount: byteCount)
+  }
+  func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R) -> R {
+    image.withTable(at: physicalAddress, byteCount: byteCount, body)
+  }
+  @unsafe func unsafeTable(at physicalAddress: UInt64, byteCount: Int) -> TableView {
+    unsafe image.unsafeTable(at: physicalAddress, byteCount: byteCount)
+  }
 }

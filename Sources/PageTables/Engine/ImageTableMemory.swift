@@ -104,6 +104,15 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   }
 
   public func allocateTable(byteCount size: Int) -> UInt64? {
+    allocate(size, zeroed: true)
+  }
+
+  public func allocateTableForOverwrite(byteCount size: Int) -> UInt64? {
+    allocate(size, zeroed: false)
+  }
+
+  /// A table of `size` bytes, zeroed or left for the engine to overwrite whole.
+  func allocate(_ size: Int, zeroed: Bool) -> UInt64? {
     let size = max(size, Self.wordGranule)
     let offset: Int? = lock.withLock {
       if let list = freeLists.firstIndex(where: { $0.byteCount == size }),
@@ -124,8 +133,10 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
       return aligned
     }
     guard let offset else { return nil }
-    // SAFETY: [offset, offset + size) lies inside the image (checked above).
-    unsafe (storage + offset).initializeMemory(as: UInt64.self, repeating: 0, count: size / 8)
+    if zeroed {
+      // SAFETY: [offset, offset + size) lies inside the image (checked above).
+      unsafe (storage + offset).initializeMemory(as: UInt64.self, repeating: 0, count: size / 8)
+    }
     unsafe (words + offset / Self.wordGranule * 8).storeBytes(of: 0, as: UInt64.self)
     return base &+ UInt64(offset)
   }

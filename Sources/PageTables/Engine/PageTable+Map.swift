@@ -179,6 +179,22 @@ extension PageTable {
       precondition(geometry.hasChild, "PageTable.map: the last level must take a leaf")
       let childBytes = geometry.childTableBytes
       var entry = view.loadAcquiring(index)
+      let childBase = base &+ (UInt64(truncatingIfNeeded: index) << shift)
+      if entry == 0 && cursor.virtualAddress == childBase && limit &- childBase >= leafSize
+        && plan(level &+ 1).allowsLeaf
+        && cursor.physicalAddress & (plan(level &+ 1).leafSize &- 1) == 0
+      {
+        // The range covers the whole child table with leaves: fill it before it is
+        // published, so it needs neither zeroing nor an emptiness scan.
+        switch prefillTable(
+          view, level: level, index: index, childBytes: childBytes, cursor: &cursor)
+        {
+        case .published: continue
+        case .retry: return .retry
+        case .failed(let failure): return .failed(failure)
+        case .raced: entry = view.loadAcquiring(index)
+        }
+      }
       switch format.kind(of: entry, level: level) {
       case .leaf:
         return .failed(.alreadyMapped(externalAddress(cursor.virtualAddress)))
@@ -193,7 +209,6 @@ extension PageTable {
       case .table:
         break
       }
-      let childBase = base &+ (UInt64(truncatingIfNeeded: index) << shift)
       // SAFETY: this operation entered the reclamation counter, so a table it reached
       // is not freed before it finishes, even if a racing unmap unlinks it.
       let child = unsafe memory.unsafeTable(
@@ -236,6 +251,68 @@ extension PageTable {
     return .installed(result.original)
   }
 
+  /// What filling a table before publishing it gave.
+  @usableFromInline
+  enum PrefillResult {
+    /// The filled table is in the slot; the cursor moved past it.
+    case published
+    /// The parent is dead: walk again from the root (cursor unchanged).
+    case retry
+    /// No table memory, or the protection cannot be expressed at the child level.
+    case failed(MapFailure)
+    /// Another mapper filled the slot first: carry on with what is there.
+    case raced
+  }
+
+  /// Allocates a child table for the empty slot `index` of `view` without zeroing
+  /// it, writes all its leaves from the cursor, and installs it with compare-and-
+  /// swap. Nobody can see the table before the swap, so no entry is read; if the
+  /// swap fails the table is cleared and freed and the cursor restored.
+  @inline(never) @usableFromInline
+  func prefillTable(
+    _ view: TableView, level: Int, index: Int, childBytes: Int, cursor: inout MapCursor
+  ) -> PrefillResult {
+    let childLevel = level &+ 1
+    if cursor.ready & (1 << UInt8(truncatingIfNeeded: childLevel)) == 0 {
+      guard prepareTemplate(level: childLevel, cursor: &cursor) else {
+        return .failed(.template(level: childLevel))
+      }
+    }
+    guard let child = memory.allocateTableForOverwrite(byteCount: childBytes) else {
+      return .failed(.outOfTableMemory)
+    }
+    // SAFETY: the table was just allocated and is not yet reachable by anyone else.
+    let table = unsafe memory.unsafeTable(at: child, byteCount: childBytes)
+    let saved = cursor
+    let count = plan(childLevel).entryCount
+    switch writeLeaves(
+      table, level: childLevel, index: 0, count: count, cursor: &cursor, fresh: true)
+    {
+    case .done: break
+    default: fatalError("PageTable.map: filling an unpublished table cannot conflict")
+    }
+    if reserve(view, 1) {
+      let result = view.compareExchange(
+        index, expected: 0, desired: format.tableEntry(pointingTo: child, level: level))
+      if result.exchanged { return .published }
+      _ = view.subtractFromWord(1)
+      discardUnpublished(table, at: child, byteCount: childBytes)
+      cursor = saved
+      return .raced
+    }
+    discardUnpublished(table, at: child, byteCount: childBytes)
+    cursor = saved
+    return .retry
+  }
+
+  /// Clears and frees a table that was never published.
+  @inline(never)
+  func discardUnpublished(_ table: TableView, at address: UInt64, byteCount: Int) {
+    table.storeLinear(from: 0, count: table.count, first: 0, delta: 0)
+    table.setWord(0)
+    memory.freeTable(at: address, byteCount: byteCount)
+  }
+
   @usableFromInline
   enum LeafStatus {
     case done
@@ -249,9 +326,10 @@ extension PageTable {
   /// the format has them and the cursor is aligned.
   @inline(__always)
   @usableFromInline
-  func writeLeaves(_ view: TableView, level: Int, index: Int, count: Int, cursor: inout MapCursor)
-    -> LeafStatus
-  {
+  func writeLeaves(
+    _ view: TableView, level: Int, index: Int, count: Int, cursor: inout MapCursor,
+    fresh: Bool = false
+  ) -> LeafStatus {
     if cursor.ready & (1 << UInt8(truncatingIfNeeded: level)) == 0 {
       guard prepareTemplate(level: level, cursor: &cursor) else {
         return .failed(.template(level: level))
@@ -276,7 +354,9 @@ extension PageTable {
       // The common case: empty slots, and consecutive leaves that differ by a
       // constant. Scan, then store, both in tight loops.
       var free = count
-      if !view.areEmpty(from: index, count: count) {
+      // A fresh table (not yet published, entries not yet written) is empty by
+      // construction: its slots are not read at all.
+      if !fresh && !view.areEmpty(from: index, count: count) {
         free = 0
         while view.load(index &+ free) == 0 { free &+= 1 }
       }
@@ -314,7 +394,7 @@ extension PageTable {
     } else {
       (written, stop) = writeRuns(
         view, level: level, index: index, count: count, template: template, run: run,
-        cursor: cursor)
+        cursor: cursor, fresh: fresh)
     }
     if written < count { _ = view.subtractFromWord(UInt64(count &- written)) }
     let advanced = UInt64(written) &* leafSize
@@ -330,7 +410,7 @@ extension PageTable {
   @inline(never) @usableFromInline
   func writeRuns(
     _ view: TableView, level: Int, index: Int, count: Int, template: UInt64, run: Int,
-    cursor: MapCursor
+    cursor: MapCursor, fresh: Bool
   ) -> (written: Int, stop: LeafStatus) {
     let leafSize = plan(level).leafSize
     let runBytes = leafSize &* UInt64(truncatingIfNeeded: run)
@@ -345,7 +425,7 @@ extension PageTable {
         && (virtualAddress | physicalAddress) & (runBytes &- 1) == 0
       let members = isRun ? run : 1
       var clash = -1
-      for k in 0..<members where view.load(slot &+ k) != 0 {
+      for k in 0..<members where !fresh && view.load(slot &+ k) != 0 {
         clash = k
         break
       }

@@ -34,6 +34,17 @@ public protocol TableMemory: Sendable {
   ///   valid for as long as the table stays allocated.
   @unsafe
   func unsafeTable(at physicalAddress: UInt64, byteCount: Int) -> TableView
+  /// Like ``allocateTable(byteCount:)``, but the entries may hold anything: the
+  /// engine writes every entry before it publishes the table (a map that fills a
+  /// whole table skips zeroing it). The bookkeeping word must still be 0. The
+  /// default allocates a zeroed table.
+  func allocateTableForOverwrite(byteCount: Int) -> UInt64?
+}
+
+extension TableMemory {
+  public func allocateTableForOverwrite(byteCount: Int) -> UInt64? {
+    allocateTable(byteCount: byteCount)
+  }
 }
 
 /// Access to one table's entries and its bookkeeping word, for the engine.
