@@ -110,30 +110,10 @@ extension FormatCases {
     for format in [
       RISCVFormat(.sv39, svpbmt: true), RISCVFormat(.sv57, svnapot: false, svpbmt: true),
     ] {
-      for level in 0..<format.mode.levels {
-        for bits in 0..<32 {
-          for type in MemoryType.allCases {
-            let protection = Protection(
-              read: bits & 1 != 0, write: bits & 2 != 0, execute: bits & 4 != 0,
-              user: bits & 8 != 0, global: bits & 16 != 0, memoryType: type)
-            let valid = protection.read || (protection.execute && !protection.write)
-            guard valid else {
-              #expect(throws: PageTableError.unsupportedProtection(protection)) {
-                try format.leafTemplate(for: protection, level: level)
-              }
-              continue
-            }
-            let template = try format.leafTemplate(for: protection, level: level)
-            let leafSize = format.geometry.levels[level].leafSize
-            let entry = format.leafEntry(
-              template: template, physicalAddress: leafSize, level: level)
-            #expect(format.kind(of: entry, level: level) == .leaf)
-            // A (bit 6) and D (bit 7) do not change the protection.
-            #expect(format.protection(of: entry | 0xC0, level: level) == protection)
-            #expect(format.protection(of: entry & ~0xC0, level: level) == protection)
-            #expect(format.outputAddress(of: entry, level: level, virtualAddress: 0) == leafSize)
-          }
-        }
+      // Refused: write without read, and no permission at all (a table pointer).
+      // A (bit 6) and D (bit 7) are the hardware's.
+      try expectEveryProtectionRoundTrips(format, hardwareBits: 0xC0) {
+        $0.read || ($0.execute && !$0.write)
       }
     }
   }

@@ -200,24 +200,9 @@ extension FormatCases {
       try X86_64Format(levels: 4), try X86_64Format(levels: 5, pat: .linux),
       try X86_64Format(pat: .writeCombiningAtIndex4),
     ] {
-      for level in 0..<format.levels where format.geometry.levels[level].allowsLeaf {
-        for bits in 0..<16 {
-          for type in MemoryType.allCases {
-            let protection = Protection(
-              write: bits & 1 != 0, execute: bits & 2 != 0, user: bits & 4 != 0,
-              global: bits & 8 != 0, memoryType: type)
-            let template = try format.leafTemplate(for: protection, level: level)
-            let leafSize = format.geometry.levels[level].leafSize
-            let entry = format.leafEntry(
-              template: template, physicalAddress: leafSize, level: level)
-            #expect(format.kind(of: entry, level: level) == .leaf)
-            // A (bit 5) and D (bit 6) do not change the protection.
-            #expect(format.protection(of: entry | 0x60, level: level) == protection)
-            #expect(format.protection(of: entry & ~0x60, level: level) == protection)
-            #expect(format.outputAddress(of: entry, level: level, virtualAddress: 0) == leafSize)
-          }
-        }
-      }
+      // A present page is always readable, so `read: false` is refused.
+      // A (bit 5) and D (bit 6) are the hardware's.
+      try expectEveryProtectionRoundTrips(format, hardwareBits: 0x60) { $0.read }
     }
   }
 
