@@ -30,8 +30,9 @@ import Testing
     #expect(machine.core.buddy.withAnnotatedLock { $0.frontier } == 1 << PhysicalMemory.maxOrder)
     #expect(unsafe cpm_resident_pages(descriptors, machine.core.descriptorByteCount) <= 8)
     let after = residentBytes()
-    // Touching every descriptor would cost 256 MiB; other tests run concurrently.
-    #expect(after - before < 64 << 20, "RSS grew by \(after - before) bytes")
+    // Touching every descriptor would cost 256 MiB (and the memfd far more); other
+    // tests run concurrently and touch memory of their own, so the bound is loose.
+    #expect(after - before < 200 << 20, "RSS grew by \(after - before) bytes")
   }
 
   @Test(arguments: [
