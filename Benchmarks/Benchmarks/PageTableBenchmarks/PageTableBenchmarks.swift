@@ -75,12 +75,16 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
   let small: UInt64 = 4096
   let large: UInt64 = 2 << 20
 
-  func mapAndUnmap(_ va: UInt64, _ size: UInt64) {
-    try! table.map(
+  func mapAndUnmap(
+    _ va: UInt64, _ size: UInt64,
+    in target: PageTable<Format, PhysicalPageTableMemory>? = nil
+  ) {
+    let target = target ?? table
+    try! target.map(
       virtualAddress: va, physicalAddress: 0x8000_0000, size: size, protection: .readWrite)
     var gather = TLBGather(invalidator: NoTLB())
-    _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
-    table.flush(&gather)
+    _ = try! target.unmap(virtualAddress: va, size: size, gather: &gather)
+    target.flush(&gather)
   }
 
   // Each unmap empties and frees the three tables below the root; the next map
@@ -99,13 +103,7 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
   ) { benchmark in
     let cachedTable = try! PageTable(
       format: format, memory: PhysicalPageTableMemory(memory, cachedTables: 8))
-    perCall(benchmark, repeats: 1000) {
-      try! cachedTable.map(
-        virtualAddress: base, physicalAddress: 0x8000_0000, size: small, protection: .readWrite)
-      var gather = TLBGather(invalidator: NoTLB())
-      _ = try! cachedTable.unmap(virtualAddress: base, size: small, gather: &gather)
-      cachedTable.flush(&gather)
-    }
+    perCall(benchmark, repeats: 1000) { mapAndUnmap(base, small, in: cachedTable) }
   }
 
   // A neighbouring page keeps the tables alive: only the leaf changes.
