@@ -109,6 +109,7 @@ public struct LeafSizeCounter: PageTableVisitor {
   /// Leaves seen, by size in bytes.
   public private(set) var leaves: [UInt64: Int] = [:]
 
+  /// A counter that has seen no leaf.
   public init() {}
 
   public mutating func visitLeaf(

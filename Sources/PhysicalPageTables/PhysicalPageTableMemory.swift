@@ -2,7 +2,7 @@ import PageTables
 import PhysicalPages
 import Synchronization
 
-/// Table memory on ``PhysicalPages``, following the seed's page-table lifecycle
+/// Table memory on `PhysicalPages`, following the seed's page-table lifecycle
 /// literally:
 ///
 /// - **Allocate**: a zeroed page (or an aligned block, for a table larger than a

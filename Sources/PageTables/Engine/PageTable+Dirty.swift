@@ -7,8 +7,13 @@ extension PageTable {
   /// a write in any member); all its members are cleaned. The caller invalidates the
   /// TLB for the reported ranges before relying on the next round's answer.
   ///
-  /// - Parameter report: called with each dirty leaf's start and size (external
-  ///   virtual addresses), in address order.
+  /// - Parameters:
+  ///   - virtualAddress: the start of the range, aligned to the format's page size.
+  ///   - size: the range's length in bytes, a multiple of the format's page size.
+  ///   - report: called with each dirty leaf's start and size (external virtual
+  ///     addresses), in address order.
+  /// - Throws: ``PageTableError/dirtyTrackingUnsupported`` for a format without
+  ///   hardware dirty state, or the range errors of ``map(virtualAddress:physicalAddress:size:protection:)``.
   public func readAndClearDirty(
     virtualAddress: UInt64, size: UInt64, report: (UInt64, UInt64) -> Void
   ) throws(PageTableError) {

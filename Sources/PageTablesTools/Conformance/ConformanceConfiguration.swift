@@ -12,7 +12,9 @@ public struct ConformanceConfiguration: Sendable {
 
   /// A name such as `ARM64 s1 4K ias48 oas48`.
   public let name: String
+  /// The QEMU machine the guest runs on.
   public let machine: GuestMachine
+  /// Whether the host or the guest's own engine builds the tables.
   public let way: Way
   /// What the probes check, for the report.
   public let probing: String

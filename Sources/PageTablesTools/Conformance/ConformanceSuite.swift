@@ -244,6 +244,7 @@ public struct ConformanceOptions: Sendable {
   /// Seconds one guest build may take.
   public var buildTimeout: TimeInterval = 600
 
+  /// Options for one run of every configuration with seed 1, from this checkout.
   public init() {}
 }
 
@@ -265,11 +266,17 @@ public enum ConformanceError: Error, CustomStringConvertible {
 
 /// A probed access whose hardware result differs from the library's.
 public struct Mismatch: Sendable, CustomStringConvertible {
+  /// The probed virtual address.
   public let address: UInt64
+  /// What the probe is, such as `first byte of 2 MiB leaf`.
   public let label: String
+  /// The access kind, such as `AT S1E0W` or `load`.
   public let access: String
+  /// What the library's tables say the hardware should do.
   public let expected: String
+  /// What the hardware did.
   public let observed: String
+  /// The library's translation of the address, or nil where nothing is mapped.
   public let translation: Translation?
 
   public var description: String {
@@ -285,29 +292,40 @@ public struct Mismatch: Sendable, CustomStringConvertible {
 
 /// The outcome of one configuration with one seed.
 public struct ConformanceResult: Sendable {
+  /// The configuration's name, such as `ARM64 s1 4K ias48 oas48`.
   public let name: String
+  /// Who built the tables: the host or the guest's engine.
   public let way: ConformanceConfiguration.Way
+  /// What the probes check.
   public let probing: String
+  /// The seed the random mapping set was made from.
   public let seed: UInt64
-  /// Random test mappings made, holes punched into them, unmap checks (engine).
+  /// Random test mappings made.
   public var mappings = 0
+  /// Holes punched into the test mappings by unmaps.
   public var holes = 0
+  /// Unmaps with TLB invalidation whose addresses were checked to fault (engine mode).
   public var unmapChecks = 0
-  /// Leaf sizes in the finished tables, leaves in contiguous runs, protections used.
+  /// Leaf sizes in the finished tables.
   public var leafSizes: [UInt64] = []
+  /// Leaves that are members of contiguous runs.
   public var contiguousLeaves = 0
+  /// Distinct protections the mappings used.
   public var protections = 0
   /// Addresses probed and compared.
   public var addresses = 0
   /// Individual accesses compared (an address is probed with several kinds).
   public var accesses = 0
+  /// Accesses whose hardware result differs from the library's.
   public var mismatches: [Mismatch] = []
-  /// Control probes after an unmap without TLB invalidation, and how many of them
-  /// still translated (stale TLB entries: the TLB check is able to fail).
+  /// Control probes after an unmap without TLB invalidation (some still translate
+  /// through stale TLB entries: the TLB check is able to fail).
   public var controlProbes = 0
+  /// Control probes that still translated after an unmap without invalidation.
   public var staleTranslations = 0
   /// Problems other than mismatches (a crash, a timeout, missing output).
   public var failures: [String] = []
+  /// Wall-clock seconds the run took.
   public var seconds: Double = 0
 
   init(configuration: ConformanceConfiguration, seed: UInt64) {
@@ -317,6 +335,7 @@ public struct ConformanceResult: Sendable {
     self.seed = seed
   }
 
+  /// Whether the run found no mismatch and no other failure.
   public var passed: Bool { mismatches.isEmpty && failures.isEmpty }
 
   /// One line for the report.
@@ -346,14 +365,22 @@ public struct ConformanceResult: Sendable {
 
 /// What a whole suite run found.
 public struct ConformanceSummary: Sendable {
+  /// One result per configuration and seed, in run order.
   public let results: [ConformanceResult]
+  /// Wall-clock seconds of the whole run, guest builds included.
   public let seconds: Double
+  /// The first line of `qemu-system-aarch64 --version`.
   public let qemuVersion: String
 
+  /// How many distinct configurations (name and way) ran.
   public var configurations: Int { Set(results.map { "\($0.name) \($0.way)" }).count }
+  /// Addresses probed, over every result.
   public var addresses: Int { results.reduce(0) { $0 + $1.addresses } }
+  /// Accesses compared, over every result.
   public var accesses: Int { results.reduce(0) { $0 + $1.accesses } }
+  /// Mismatches, over every result.
   public var mismatches: Int { results.reduce(0) { $0 + $1.mismatches.count } }
+  /// Whether something ran and every result passed.
   public var passed: Bool { !results.isEmpty && results.allSatisfy(\.passed) }
 
   /// The summary table, then every mismatch and failure.

@@ -11,11 +11,15 @@ import PageTables
 public struct GuestMachine: Hashable, Sendable {
   /// The CPU architecture, as `Examples/BareMetal` names it.
   public enum Architecture: String, Hashable, Sendable, CaseIterable {
+    /// ARM64 (`qemu-system-aarch64 -M virt`).
     case aarch64
+    /// RISC-V 64 (`qemu-system-riscv64 -M virt`).
     case riscv64
+    /// x86-64 (`qemu-system-x86_64`).
     case x86_64
   }
 
+  /// The CPU architecture, which names the guest program and the QEMU binary.
   public let architecture: Architecture
   /// Where the host's plan is loaded.
   public let planAddress: UInt64

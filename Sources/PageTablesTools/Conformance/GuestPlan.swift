@@ -13,20 +13,31 @@ public struct GuestPlan: Sendable {
 
   /// The guest's step operations.
   public enum Operation: UInt64, Sendable {
+    /// Map a range with the guest's engine: virtual address, physical address, size, protection.
     case map = 1
+    /// Unmap a range with the guest's engine and invalidate the TLB for it.
     case unmap = 2
+    /// Unmap a range without TLB invalidation (a control: stale entries may remain).
     case unmapWithoutInvalidation = 3
+    /// Invalidate the whole TLB.
     case invalidateAll = 4
+    /// Write a tag into a physical page, for loads to read back.
     case tag = 5
+    /// Point the MMU at the tables and turn it on.
     case activate = 6
+    /// Access an address with a mask of probe kinds and print the outcomes.
     case probe = 7
   }
 
+  /// One step: an operation and its four operand words.
   public struct Step: Sendable {
+    /// What the guest does.
     public var operation: Operation
+    /// The operation's operands (unused ones are zero).
     public var operands: (UInt64, UInt64, UInt64, UInt64)
   }
 
+  /// Whose tables the guest uses.
   public var mode: Mode
   /// Machine-specific: the format for engine mode, the regime for prebuilt tables.
   public var configuration: UInt64 = 0
@@ -34,12 +45,16 @@ public struct GuestPlan: Sendable {
   public var root: UInt64 = 0
   /// Machine registers for prebuilt tables (TCR/MAIR/TTBRs, `satp`, CR3).
   public var registers: [UInt64] = [0, 0, 0, 0]
+  /// The physical base of the prebuilt tables' image.
   public var tableBase: UInt64 = 0
+  /// The size in bytes of the prebuilt tables' image.
   public var tableBytes: UInt64 = 0
   /// x86: bit 0 asks the start stub for 5-level paging (LA57).
   public var bootFlags: UInt64 = 0
+  /// The steps, in the order the guest runs them.
   public var steps: [Step] = []
 
+  /// An empty plan for `mode`.
   public init(mode: Mode) { self.mode = mode }
 
   mutating func add(

@@ -21,6 +21,7 @@ public struct ProbeExpectation: Sendable {
   public let expected: [ExpectedOutcome]
   /// The library's translation (engine mode: the guest prints its own).
   public let translation: Translation?
+  /// Why the address is probed.
   public let role: Role
 }
 

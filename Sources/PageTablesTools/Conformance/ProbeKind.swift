@@ -29,8 +29,11 @@ public struct ProbeKind: Hashable, Sendable {
   public let guestKind: Int
   /// A short name for reports, such as `AT S1E0W`.
   public let name: String
+  /// How the guest accesses the address.
   public let mechanism: Mechanism
+  /// Whether the access writes (else it reads).
   public let write: Bool
+  /// The privilege the access is made with.
   public let privilege: Privilege
 
   /// Whether `protection` allows this access.
@@ -113,8 +116,12 @@ public enum ExpectedOutcome: Hashable, Sendable {
 
 /// What the guest saw, decoded from its output and the architecture's fault codes.
 public enum ObservedOutcome: Hashable, Sendable {
+  /// An address translation instruction (`AT`) answered with a physical address and
+  /// its memory attribute.
   case translated(physicalAddress: UInt64, attribute: UInt8)
+  /// A load completed and read this value.
   case loaded(UInt64)
+  /// A store completed.
   case stored
   /// A translation fault (nothing mapped, address out of range).
   case unmappedFault(address: UInt64?)
