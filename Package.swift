@@ -18,6 +18,7 @@ let package = Package(
     .library(name: "PageTables", targets: ["PageTables"]),
     .library(name: "PhysicalPageTables", targets: ["PhysicalPageTables"]),
     .library(name: "PageTablesTools", targets: ["PageTablesTools"]),
+    .library(name: "GPUVirtualMemory", targets: ["GPUVirtualMemory"]),
     .executable(name: "pgtable", targets: ["pgtable"]),
   ],
   dependencies: [
@@ -34,6 +35,11 @@ let package = Package(
     .target(
       name: "PhysicalPageTables", dependencies: ["PhysicalPages", "PageTables"],
       swiftSettings: strict),
+    // GPU virtual memory: drm_gpuvm-style VA manager, buffer objects, two-phase binding.
+    .target(
+      name: "GPUVirtualMemory",
+      dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables"],
+      swiftSettings: strict),
     // Library code behind the command line tool (demo, dump, conformance runs).
     .target(
       name: "PageTablesTools", dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables"],
@@ -47,6 +53,12 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "PhysicalPagesTests", dependencies: ["PhysicalPages"], swiftSettings: strict),
+    .testTarget(
+      name: "GPUVirtualMemoryTests",
+      dependencies: [
+        "GPUVirtualMemory", "PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools",
+      ],
+      swiftSettings: strict),
     .testTarget(
       name: "PageTablesTests",
       dependencies: ["PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools"],
