@@ -116,9 +116,9 @@ public final class PhysicalMemory: Sendable {
   /// - Safety: `address` must be the first page of a block that is allocated for the
   ///   whole call (someone owns it and does not free it meanwhile).
   @unsafe
-  public func withPageUnchecked<R>(
-    at address: PhysicalAddress, _ body: (borrowing Page) throws(PageError) -> R
-  ) rethrows -> R {
+  public func withPageUnchecked<R, E: Error>(
+    at address: PhysicalAddress, _ body: (borrowing Page) throws(E) -> R
+  ) throws(E) -> R {
     let index = Int(
       (address.rawValue - core.configuration.baseAddress.rawValue) >> UInt64(core.pageShift))
     return try core.withBorrowedPage(index, order: core.flags(index).order, body)
