@@ -26,6 +26,14 @@ struct ConformanceCommand: ParsableCommand {
   @Option(help: "The package checkout (default: where pgtable was built from).")
   var packageRoot: String?
 
+  func validate() throws {
+    do {
+      _ = try ConformanceSuite.configurations(matching: filter)
+    } catch {
+      throw ValidationError(error.description)
+    }
+  }
+
   func run() throws {
     var options = ConformanceOptions()
     options.seeds = (0..<UInt64(max(seeds, 1))).map { seed + $0 }

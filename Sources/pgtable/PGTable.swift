@@ -3,12 +3,47 @@ import PageTablesTools
 
 /// The `pgtable` command: a thin front end; everything it does is library code in
 /// `PageTablesTools`.
+///
+/// Exit codes: 0 success, 1 a failed run (a conformance mismatch, a runtime error),
+/// 64 a usage error (unknown subcommand or option, bad value).
 @main
 struct PGTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "pgtable",
     abstract: "Owned physical pages and the hardware page tables built on them.",
+    discussion: "Exit codes: 0 success, 1 a failed run, 64 a usage error.",
+    version: PackageVersion.current,
     subcommands: [DemoCommand.self, ConformanceCommand.self])
+
+  /// Parses and runs, refusing `help` for a subcommand that does not exist (the
+  /// parser would print the top-level help and succeed).
+  static func main() {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.first == "help", let problem = unknownHelpTopic(arguments.dropFirst()) {
+      exit(withError: ValidationError(problem))
+    }
+    do {
+      var command = try parseAsRoot(arguments)
+      try command.run()
+    } catch {
+      exit(withError: error)
+    }
+  }
+
+  /// Why `pgtable help <path>` names no command, or nil when it does.
+  static func unknownHelpTopic(_ path: ArraySlice<String>) -> String? {
+    var known = configuration.subcommands.map { ($0._commandName, $0.configuration.subcommands) }
+    for name in path where !name.hasPrefix("-") {
+      guard let next = known.first(where: { $0.0 == name }) else {
+        let names = known.map(\.0).joined(separator: ", ")
+        return known.isEmpty
+          ? "'\(name)' is not a subcommand (this command has none)"
+          : "unknown subcommand '\(name)' (known: \(names))"
+      }
+      known = next.1.map { ($0._commandName, $0.configuration.subcommands) }
+    }
+    return nil
+  }
 }
 
 struct DemoCommand: ParsableCommand {

@@ -16,6 +16,8 @@ public struct ConformanceConfiguration: Sendable {
   public let machine: GuestMachine
   /// Whether the host or the guest's own engine builds the tables.
   public let way: Way
+  /// The name and the way, as `--filter` matches them: `ARM64 s1 4K ias48 oas48 host-built`.
+  public var fullName: String { "\(name) \(way.rawValue)" }
   /// What the probes check, for the report.
   public let probing: String
   let prepare: @Sendable (_ seed: UInt64) throws -> PreparedRun

@@ -27,19 +27,32 @@ public enum ConformanceSuite {
       .deletingLastPathComponent().deletingLastPathComponent()
   }
 
+  /// The configurations whose name or way contains `filter` (case-insensitive), or
+  /// all of them for `nil`.
+  ///
+  /// - Throws: ``ConformanceError/noConfigurationMatches(filter:known:)`` when
+  ///   nothing matches, naming every configuration there is.
+  public static func configurations(matching filter: String?) throws(ConformanceError)
+    -> [ConformanceConfiguration]
+  {
+    let all = ConformanceConfiguration.all
+    guard let filter else { return all }
+    let matching = all.filter { $0.fullName.localizedCaseInsensitiveContains(filter) }
+    guard !matching.isEmpty else {
+      throw .noConfigurationMatches(filter: filter, known: all.map(\.fullName))
+    }
+    return matching
+  }
+
   /// Runs the suite. `log` receives progress lines.
   public static func run(_ options: ConformanceOptions, log: (String) -> Void) throws
     -> ConformanceSummary
   {
     let start = Date()
+    let configurations = try configurations(matching: options.filter)
     let missing = missingQEMU()
     guard missing.isEmpty else {
       throw ConformanceError.qemuMissing(missing)
-    }
-    let configurations = ConformanceConfiguration.all.filter { configuration in
-      options.filter.map {
-        "\(configuration.name) \(configuration.way.rawValue)".localizedCaseInsensitiveContains($0)
-      } ?? true
     }
     let architectures = Set(configurations.map { $0.machine.architecture })
     let builder = options.packageRoot.appendingPathComponent("Examples/BareMetal/build.sh")
@@ -254,12 +267,18 @@ public enum ConformanceError: Error, CustomStringConvertible {
   case qemuMissing([String])
   /// `Examples/BareMetal/build.sh` failed.
   case guestBuildFailed(String)
+  /// No configuration's name or way contains the filter; `known` lists every
+  /// configuration (name and way).
+  case noConfigurationMatches(filter: String, known: [String])
 
   public var description: String {
     switch self {
     case .qemuMissing(let names):
       "QEMU not installed (\(names.joined(separator: ", "))): run Scripts/install-qemu.sh"
     case .guestBuildFailed(let output): "building the bare-metal guest failed:\n\(output)"
+    case .noConfigurationMatches(let filter, let known):
+      "no conformance configuration matches '\(filter)'; the configurations are:\n"
+        + known.map { "  \($0)" }.joined(separator: "\n")
     }
   }
 }
