@@ -19,6 +19,7 @@ let package = Package(
     .library(name: "PhysicalPageTables", targets: ["PhysicalPageTables"]),
     .library(name: "PageTablesTools", targets: ["PageTablesTools"]),
     .library(name: "GPUVirtualMemory", targets: ["GPUVirtualMemory"]),
+    .library(name: "MMUModel", targets: ["MMUModel"]),
     .executable(name: "pgtable", targets: ["pgtable"]),
   ],
   dependencies: [
@@ -44,6 +45,8 @@ let package = Package(
     .target(
       name: "PageTablesTools", dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables"],
       swiftSettings: strict),
+    // The hardware side as a test instrument: walker, TLB, walk caches, checker.
+    .target(name: "MMUModel", dependencies: ["PageTables"], swiftSettings: strict),
     .executableTarget(
       name: "pgtable",
       dependencies: [
@@ -62,6 +65,12 @@ let package = Package(
     .testTarget(
       name: "PageTablesTests",
       dependencies: ["PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "MMUModelTests",
+      dependencies: [
+        "MMUModel", "PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools",
+      ],
       swiftSettings: strict),
   ]
 )

@@ -1,0 +1,176 @@
+import PageTables
+import Synchronization
+
+/// The hardware side of a page table, as a test instrument: a translation unit with
+/// its own walker, a TLB and walk caches, TLB maintenance commands, and a checker
+/// that reports the bugs drivers have (stale translations, tables freed while
+/// reachable, mapped pages freed, break-before-make violations).
+///
+/// ```swift
+/// let image = ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+/// let mmu = try MMU(format: ARM64Format(granule: .k4, inputBits: 48), memory: image)
+/// let table = try PageTable(format: mmu.format, memory: mmu.observing(image))
+/// let space = mmu.attach(table, asid: 1)
+///
+/// try table.map(virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000,
+///               size: 0x1000, protection: .readWrite)
+/// try mmu.access(0x20_0010, .write, in: space).physicalAddress    // 0x8020_0010
+///
+/// var gather = TLBGather(invalidator: mmu.invalidator(for: space))
+/// try table.unmap(virtualAddress: 0x20_0000, size: 0x1000, gather: &gather)
+/// table.flush(&gather)                  // the gather's commands reach the model's TLB
+/// mmu.pageFreed(physicalAddress: 0x8020_0000, byteCount: 0x1000)
+/// mmu.checkQuiescent()
+/// assert(mmu.reports.isEmpty)
+/// mmu.detach(space)                     // before the table goes away
+/// ```
+///
+/// ## How the model sees entry writes
+/// The engine writes entries through raw table views, so nothing announces a write.
+/// The model keeps a copy of every table reachable from an attached root and
+/// compares memory with it at each of its own operations (an access that misses
+/// the TLB, an invalidation, a free, a table allocation, ``synchronize()``,
+/// ``checkQuiescent()``). Writes between two such points are judged as one change
+/// per entry; since every invalidation is such a point, that is exactly the
+/// granularity break-before-make needs. Limits: a TLB hit looks at memory only for
+/// its own leaf (so it stays cheap); the tables must form a tree (a table linked
+/// from two places is tracked at the last one); and tables the engine writes on
+/// another thread while the model looks are seen mid-update, as hardware would.
+///
+/// Table frees reach the model through ``observing(_:)`` (a ``TableMemory`` that
+/// forwards to yours and tells the model), data-page frees through
+/// ``pageFreed(physicalAddress:byteCount:)``.
+public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
+  /// The format the tables are in.
+  public let format: Format
+  /// The memory the model reads tables from.
+  public let memory: Memory
+  /// The TLB and checker settings.
+  public let configuration: MMUConfiguration
+  let core: Mutex<MMUCore<Format, Memory>>
+
+  /// A model reading `format` tables from `memory`.
+  /// - Throws: ``MMUConfigurationError/invalidShape(_:)`` for a TLB shape it cannot build.
+  public init(
+    format: Format, memory: Memory, configuration: MMUConfiguration = MMUConfiguration()
+  ) throws(MMUConfigurationError) {
+    if let problem = configuration.problem { throw .invalidShape(problem) }
+    self.format = format
+    self.memory = memory
+    self.configuration = configuration
+    core = Mutex(MMUCore(format: format, memory: memory, configuration: configuration))
+  }
+
+  /// Starts translating for the address space whose root tables are `roots` (one
+  /// per root the format has: DART's several TTBRs), tagged with `asid` and `vmid`.
+  public func attach(roots: [UInt64], asid: UInt16 = 0, vmid: UInt16 = 0) -> AddressSpace {
+    precondition(
+      roots.count == format.geometry.rootCount,
+      "MMU.attach: the format has \(format.geometry.rootCount) root table(s)")
+    return core.withLock { $0.attach(roots: roots, asid: asid, vmid: vmid) }
+  }
+
+  /// Starts translating for `table`'s address space.
+  public func attach<TableMemoryType: TableMemory>(
+    _ table: PageTable<Format, TableMemoryType>, asid: UInt16 = 0, vmid: UInt16 = 0
+  ) -> AddressSpace {
+    attach(roots: (0..<table.rootCount).map { table.rootAddress($0) }, asid: asid, vmid: vmid)
+  }
+
+  /// Stops translating for `space` and forgets what was cached for it (the context
+  /// is torn down); call it before the space's tables are freed.
+  public func detach(_ space: AddressSpace) {
+    core.withLock { $0.detach(space.index) }
+  }
+
+  /// Translates an access by `privilege` of `kind` to `virtualAddress` in `space`.
+  ///
+  /// A TLB hit costs a lookup and (when checking) one entry read to compare; a miss
+  /// walks the tables and fills the TLB and walk caches. A stale translation is used
+  /// as the hardware would use it, and reported.
+  /// - Throws: the ``MMUFault`` the hardware would raise.
+  @inlinable
+  public func access(
+    _ virtualAddress: UInt64, _ kind: AccessKind = .read,
+    _ privilege: Privilege = .privileged, in space: AddressSpace
+  ) throws(MMUFault) -> MMUTranslation {
+    try translate(virtualAddress, kind, privilege, space.index)
+  }
+
+  @usableFromInline
+  func translate(_ address: UInt64, _ kind: AccessKind, _ privilege: Privilege, _ space: Int)
+    throws(MMUFault) -> MMUTranslation
+  {
+    try core.withLock { (core) throws(MMUFault) -> MMUTranslation in
+      try core.access(address, kind, privilege, space: space)
+    }
+  }
+
+  /// Carries out a TLB maintenance command for `vmid`.
+  public func invalidate(_ command: TLBInvalidation, vmid: UInt16 = 0) {
+    core.withLock { $0.invalidate(command, vmid: vmid) }
+  }
+
+  /// A ``TLBInvalidator`` issuing `space`'s commands to this model: hand it to a
+  /// `TLBGather` and the engine's flushes reach the model unchanged.
+  public func invalidator(for space: AddressSpace) -> MMUInvalidator<Format, Memory> {
+    MMUInvalidator(mmu: self, space: space)
+  }
+
+  /// Table memory that forwards to `base` and tells the model about every table
+  /// allocated and freed (so frees of reachable tables are reported). Give it to the
+  /// `PageTable` under test.
+  public func observing<Base: TableMemory>(_ base: Base) -> ObservedTableMemory<Base> {
+    ObservedTableMemory(base, observer: self)
+  }
+
+  /// Tells the model that `[physicalAddress, physicalAddress + byteCount)` was freed:
+  /// a table page still reachable, or a page a leaf or TLB entry still maps, is
+  /// reported.
+  public func pageFreed(physicalAddress: UInt64, byteCount: UInt64) {
+    core.withLock { $0.pageFreed(physicalAddress, byteCount: byteCount) }
+  }
+
+  /// Tells the model that a table was allocated at `physicalAddress`: reported if a
+  /// translation could still walk the page.
+  public func tableAllocated(physicalAddress: UInt64, byteCount: UInt64) {
+    core.withLock { $0.tableAllocated(physicalAddress, byteCount: byteCount) }
+  }
+
+  /// Looks at table memory now, judging every entry written since the last look.
+  public func synchronize() {
+    core.withLock { $0.synchronize() }
+  }
+
+  /// Looks at memory and reports every changed entry that no invalidation has
+  /// covered yet (call it where the driver claims to be done: after a flush).
+  public func checkQuiescent() {
+    core.withLock { $0.checkQuiescent() }
+  }
+
+  /// Every report so far, in order.
+  public var reports: [MMUReport] { core.withLock { $0.reports } }
+
+  /// Returns the reports so far and forgets them.
+  public func takeReports() -> [MMUReport] {
+    core.withLock { core in
+      let taken = core.reports
+      core.reports = []
+      return taken
+    }
+  }
+
+  /// The number of events (accesses, invalidations, frees, checks) so far: the
+  /// clock of ``MMUReport``'s event numbers.
+  public var eventCount: UInt64 { core.withLock { $0.event } }
+}
+
+extension MMU: TableEventObserver {}
+
+/// What ``ObservedTableMemory`` tells: table allocations and frees.
+public protocol TableEventObserver: AnyObject, Sendable {
+  /// A table was allocated at `physicalAddress`.
+  func tableAllocated(physicalAddress: UInt64, byteCount: UInt64)
+  /// Pages were freed (a table, or data).
+  func pageFreed(physicalAddress: UInt64, byteCount: UInt64)
+}
