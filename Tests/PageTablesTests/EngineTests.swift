@@ -307,14 +307,6 @@ import Testing
     }
   }
 
-  @Test func droppingAGatherWithPendingInvalidationsTraps() async {
-    await #expect(processExitsWith: .failure) {
-      var gather = TLBGather(invalidator: RecordingTLB())
-      gather.add(start: 0, size: 4096, granule: 4096)
-      _ = consume gather
-    }
-  }
-
   @Test func unsupportedProtectionIsRefusedBeforeAnythingChanges() throws {
     let table = try makeTable(ToyFormat())
     let global = Protection(global: true)
@@ -395,7 +387,7 @@ final class NSLockLike: @unchecked Sendable {
 
 /// Table memory whose tables allocated for overwrite are full of garbage, to prove
 /// the engine writes every entry of such a table before anyone reads it.
-final class GarbageTableMemory: TableMemory, @unchecked Sendable {
+final class GarbageTableMemory: ForwardingTableMemory, @unchecked Sendable {
   let image = ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
   private let counter = LeakBox()
   var overwriteAllocations: Int { counter.runs.count }
@@ -409,14 +401,5 @@ final class GarbageTableMemory: TableMemory, @unchecked Sendable {
     counter.append(
       MappingRun(virtualAddress: address, physicalAddress: 0, size: 0, protection: .readOnly))
     return address
-  }
-  func freeTable(at physicalAddress: UInt64, byteCount: Int) {
-    image.freeTable(at: physicalAddress, byteCount: byteCount)
-  }
-  func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R) -> R {
-    image.withTable(at: physicalAddress, byteCount: byteCount, body)
-  }
-  @unsafe func unsafeTable(at physicalAddress: UInt64, byteCount: Int) -> TableView {
-    unsafe image.unsafeTable(at: physicalAddress, byteCount: byteCount)
   }
 }

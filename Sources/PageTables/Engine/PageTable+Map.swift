@@ -64,6 +64,17 @@ extension PageTable {
     var cursor = MapCursor(
       virtualAddress: start, physicalAddress: physicalAddress, end: start &+ size,
       protection: protection, templates: templates, ready: 1 << UInt8(pageLevel))
+    if let failure = mapCursorRange(&cursor) {
+      rollBack(start: start, end: cursor.virtualAddress)
+      throw mapError(for: failure, protection: protection)
+    }
+    return size
+  }
+
+  /// Maps the cursor's whole range, root by root; the failure that stopped it, if any
+  /// (the cursor then says how far it got).
+  @inline(__always) @usableFromInline
+  func mapCursorRange(_ cursor: inout MapCursor) -> MapFailure? {
     let rootBytes = plan(0).tableBytes
     while cursor.virtualAddress != cursor.end {
       let (rootAddress, base) = root(for: cursor.virtualAddress)
@@ -72,15 +83,18 @@ extension PageTable {
       let status = mapFromRoot(view, base: base, cursor: &cursor)
       switch status {
       case .done, .retry: continue
-      case .failed(let failure):
-        if cursor.virtualAddress != start {
-          var rollback = RollbackSink()
-          _ = removeRange(start: start, end: cursor.virtualAddress, sink: &rollback)
-        }
-        throw mapError(for: failure, protection: protection)
+      case .failed(let failure): return failure
       }
     }
-    return size
+    return nil
+  }
+
+  /// Removes the leaves a failed map wrote in `[start, end)` (index space).
+  @inline(never) @usableFromInline
+  func rollBack(start: UInt64, end: UInt64) {
+    guard end != start else { return }
+    var rollback = RollbackSink()
+    _ = removeRange(start: start, end: end, sink: &rollback)
   }
 
   /// The error a failed `map` throws.

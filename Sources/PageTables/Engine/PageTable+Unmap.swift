@@ -1,13 +1,16 @@
 /// Receives what a removal did, so TLB invalidation and table freeing can follow.
 @usableFromInline
 protocol RemovalSink: ~Copyable {
-  /// Whether emptied tables are unlinked (and handed to ``unlinked(table:byteCount:)``).
+  /// Whether emptied tables are unlinked (and handed to ``unlinked(table:byteCount:owner:)``).
   var unlinksTables: Bool { get }
   /// `[start, start + size)` (external addresses) stopped translating, or changed
   /// its leaves; leaves were at most `granule` bytes.
   mutating func removed(start: UInt64, size: UInt64, granule: UInt64)
   /// A table was unlinked; it may be freed once the TLB no longer holds it.
-  mutating func unlinked(table: UInt64, byteCount: Int)
+  mutating func unlinked(table: UInt64, byteCount: Int, owner: PageTableReclaimer)
+  /// A live entry covering `[start, start + size)` (external addresses) is being
+  /// replaced: invalidate it now, before the next write.
+  mutating func invalidateNow(start: UInt64, size: UInt64, granule: UInt64)
 }
 
 /// The sink of a failed `map`'s rollback: the leaves it removes were never
@@ -17,7 +20,12 @@ struct RollbackSink: RemovalSink {
   @usableFromInline var unlinksTables: Bool { false }
   @usableFromInline init() {}
   @usableFromInline mutating func removed(start: UInt64, size: UInt64, granule: UInt64) {}
-  @usableFromInline mutating func unlinked(table: UInt64, byteCount: Int) {}
+  @usableFromInline mutating func unlinked(
+    table: UInt64, byteCount: Int, owner: PageTableReclaimer
+  ) {}
+  @usableFromInline mutating func invalidateNow(start: UInt64, size: UInt64, granule: UInt64) {
+    fatalError("PageTable.map: a rollback removes only leaves the map wrote, never splits")
+  }
 }
 
 extension TLBGather: RemovalSink {
@@ -25,8 +33,10 @@ extension TLBGather: RemovalSink {
   @usableFromInline mutating func removed(start: UInt64, size: UInt64, granule: UInt64) {
     add(start: start, size: size, granule: granule)
   }
-  @usableFromInline mutating func unlinked(table: UInt64, byteCount: Int) {
-    addFreedTable(at: table, byteCount: byteCount)
+  @usableFromInline mutating func unlinked(
+    table: UInt64, byteCount: Int, owner: PageTableReclaimer
+  ) {
+    addFreedTable(at: table, byteCount: byteCount, owner: owner)
   }
 }
 
@@ -51,10 +61,10 @@ extension PageTable {
   /// freed by ``flush(_:)`` after the TLB invalidation.
   ///
   /// - Returns: the number of bytes that were mapped and no longer are.
-  /// - Throws: a range error before anything changes, or
-  ///   ``PageTableError/outOfTableMemory`` if splitting a block needed a table and
-  ///   none was left; the part of the range before that block was unmapped (and is
-  ///   in `gather`).
+  /// - Throws: a range error, or ``PageTableError/outOfTableMemory`` if splitting
+  ///   a block at an edge of the range needed a table and none was left. Either
+  ///   way nothing changed: the tables a split needs are allocated before anything
+  ///   is removed.
   @discardableResult
   public func unmap<Invalidator: TLBInvalidator>(
     virtualAddress: UInt64, size: UInt64, gather: inout TLBGather<Invalidator>
@@ -69,7 +79,16 @@ extension PageTable {
 
   /// Invalidates the TLB for everything `gather` collected, then frees the tables it
   /// holds (once no operation in flight can still reach them).
+  ///
+  /// The tables go back to the table that unlinked them even if `gather` was filled
+  /// by another table (which then frees them); a gather is never misused silently.
   public func flush<Invalidator: TLBInvalidator>(_ gather: inout TLBGather<Invalidator>) {
+    if gather.freedTableCount != 0, let owner = gather.owner, owner !== self {
+      gather.invalidatePending()
+      owner.releaseInvalidated(gather.unlinked)
+      gather.removeFreedTables()
+      return
+    }
     if gather.freedTableCount == 0 && !hasUnreclaimedTables {
       // No table to free or reclaim, so no table is touched: invalidate only, without
       // entering the reclamation counter.
@@ -101,6 +120,19 @@ extension PageTable {
     -> RemovalResult
   {
     var total = RemovalResult(bytes: 0, emptied: false, outOfMemory: false)
+    let (lastRoot, lastBase) = root(for: end &- 1)
+    if lastBase != root(for: start).base && end != tableEnd(level: 0, base: lastBase) {
+      // The end's blocks are split before the first root changes (several roots:
+      // Apple DART), so that running out of memory there changes nothing.
+      // SAFETY: the root stays allocated while the table lives.
+      let view = unsafe memory.unsafeTable(at: lastRoot, byteCount: plan(0).tableBytes)
+      guard
+        splitBoundaries(view, level: 0, base: lastBase, start: lastBase, end: end, sink: &sink)
+      else {
+        total.outOfMemory = true
+        return total
+      }
+    }
     var position = start
     while position < end {
       let (rootAddress, base) = root(for: position)
@@ -150,6 +182,16 @@ extension PageTable {
         at: format.tableAddress(of: entry, level: level), byteCount: geometry.childTableBytes)
       level &+= 1
     }
+    // A block (at this level or below) that crosses an edge of the range is split
+    // first, with every table it needs allocated before anything changes. Only an
+    // edge that is not an edge of this level's entries can cross one.
+    let edgeMask = plan(level).leafSize &- 1
+    if (start | end) & edgeMask != 0
+      && !splitBoundaries(
+        views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
+    {
+      return RemovalResult(bytes: 0, emptied: false, outOfMemory: true)
+    }
     var result = removeInTable(
       views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
     while level > 0 {
@@ -172,7 +214,7 @@ extension PageTable {
           granule: geometry.childLeafSize)
         sink.unlinked(
           table: format.tableAddress(of: entry, level: level),
-          byteCount: geometry.childTableBytes)
+          byteCount: geometry.childTableBytes, owner: self)
       }
       let word = unlinked ? view.subtractFromWord(1) : view.word
       result.emptied = word == 0 && level != 0
@@ -210,7 +252,7 @@ extension PageTable {
       case .leaf:
         if run > 1 && format.isContiguous(entry, level: level) {
           entry = breakRunIfPartial(
-            view, level: level, base: base, index: index, slot: slot, position: position,
+            view, level: level, base: base, index: index, slot: slot, first: max(start, base),
             limit: limit, sink: &sink)
         }
         if position == slot && slotEnd <= limit {
@@ -244,13 +286,10 @@ extension PageTable {
           }
           position = rangeEnd
         } else {
-          // Part of a block: split it into the next size down, then go on inside.
-          guard splitOutOfLine(view, level: level, index: index, entry: entry, slot: slot) else {
-            outOfMemory = true
-            position = limit
-            break
-          }
-          sink.removed(start: externalAddress(slot), size: leafSize, granule: leafSize)
+          // The range's edges were split before the removal began.
+          preconditionFailure(
+            "PageTable.unmap: a block crosses the range's edge after the edges were split "
+              + "(overlapping concurrent operations)")
         }
 
       case .table:
@@ -274,7 +313,7 @@ extension PageTable {
           cleared &+= 1
           sink.removed(
             start: externalAddress(slot), size: leafSize, granule: geometry.childLeafSize)
-          sink.unlinked(table: childAddress, byteCount: childBytes)
+          sink.unlinked(table: childAddress, byteCount: childBytes, owner: self)
         }
         if result.outOfMemory {
           outOfMemory = true
@@ -292,88 +331,20 @@ extension PageTable {
     return RemovalResult(bytes: bytes, emptied: word == 0 && level != 0, outOfMemory: outOfMemory)
   }
 
-  /// Breaks the contiguous run holding slot `index` if `[position, limit)` covers
-  /// only part of it (reporting the whole run); returns the slot's entry. Out of
-  /// line: runs are rare next to the plain-leaf hot path.
+  /// Breaks the contiguous run holding slot `index` if the removal `[first, limit)`
+  /// covers only part of it (invalidating the whole run); returns the slot's
+  /// entry. Out of line: runs are rare next to the plain-leaf hot path.
   @inline(never) @usableFromInline
   func breakRunIfPartial<Sink: RemovalSink & ~Copyable>(
-    _ view: TableView, level: Int, base: UInt64, index: Int, slot: UInt64, position: UInt64,
+    _ view: TableView, level: Int, base: UInt64, index: Int, slot: UInt64, first: UInt64,
     limit: UInt64, sink: inout Sink
   ) -> UInt64 {
     let geometry = plan(level)
     let runBytes = geometry.leafSize &* UInt64(truncatingIfNeeded: geometry.contiguousRun)
     let runStart = slot & ~(runBytes &- 1)
-    if position > runStart || limit < runStart &+ runBytes {
-      breakRun(view, level: level, base: base, runStart: runStart)
-      sink.removed(
-        start: externalAddress(runStart), size: runBytes, granule: geometry.leafSize)
+    if first > runStart || limit < runStart &+ runBytes {
+      breakRun(view, level: level, base: base, runStart: runStart, sink: &sink)
     }
     return view.load(index)
-  }
-
-  /// ``split(_:level:index:entry:slot:)``, kept out of the removal loop.
-  @inline(never) @usableFromInline
-  func splitOutOfLine(_ view: TableView, level: Int, index: Int, entry: UInt64, slot: UInt64)
-    -> Bool
-  {
-    split(view, level: level, index: index, entry: entry, slot: slot)
-  }
-
-  /// Replaces the leaf at `index` (a block of `level`) with a table of the next
-  /// level's leaves mapping the same range with the same protection.
-  func split(_ view: TableView, level: Int, index: Int, entry: UInt64, slot: UInt64) -> Bool {
-    let childLevel = level + 1
-    let child = levels[childLevel]
-    precondition(
-      child.allowsLeaf, "PageTable.split: the level below a block must allow leaves")
-    guard let table = memory.allocateTable(byteCount: child.tableBytes) else { return false }
-    let protection = format.protection(of: entry, level: level)
-    let template: UInt64
-    do {
-      template = try format.leafTemplate(for: protection, level: childLevel)
-    } catch {
-      fatalError("PageTable.split: the format cannot re-encode a protection it decoded")
-    }
-    let base = format.outputAddress(of: entry, level: level, virtualAddress: slot)
-    // The smaller leaves keep the TLB benefit of contiguous runs where the level has them
-    // (the block is naturally aligned, so every run of the new table is too).
-    let run = options.useContiguousRuns ? child.contiguousRun : 1
-    let runBytes = child.leafSize &* UInt64(run)
-    memory.withTable(at: table, byteCount: child.tableBytes) { newTable in
-      for k in 0..<child.entryCount {
-        let physicalAddress = base &+ UInt64(k) &* child.leafSize
-        var leaf = format.leafEntry(
-          template: template, physicalAddress: physicalAddress, level: childLevel)
-        if run > 1 {
-          leaf = format.contiguousEntry(
-            leaf, level: childLevel, runAddress: physicalAddress & ~(runBytes &- 1))
-        }
-        newTable.store(k, leaf)
-      }
-      newTable.setWord(UInt64(child.entryCount))
-    }
-    let replaced = view.compareExchange(
-      index, expected: entry, desired: format.tableEntry(pointingTo: table, level: level))
-    precondition(
-      replaced.exchanged,
-      "PageTable.unmap: a block changed while being split (overlapping concurrent operations)")
-    return true
-  }
-
-  /// Rewrites every member of the contiguous run starting at `runStart` as a plain
-  /// leaf (the break of break-before-make is the caller's invalidation).
-  func breakRun(_ view: TableView, level: Int, base: UInt64, runStart: UInt64) {
-    let geometry = levels[level]
-    let first = Int(truncatingIfNeeded: (runStart &- base) >> UInt64(geometry.shift))
-    for k in 0..<geometry.contiguousRun {
-      let entry = view.load(first &+ k)
-      guard format.kind(of: entry, level: level) == .leaf else { continue }
-      let memberAddress = runStart &+ UInt64(k) &* geometry.leafSize
-      let physicalAddress = format.outputAddress(
-        of: entry, level: level, virtualAddress: memberAddress)
-      view.store(
-        first &+ k,
-        format.breakingContiguity(entry, level: level, physicalAddress: physicalAddress))
-    }
   }
 }

@@ -32,7 +32,9 @@ import Synchronization
 /// - A dead table is unreachable from the roots or about to be; it is freed only
 ///   through the reclamation list.
 /// - Roots are never freed before `deinit`.
-public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unchecked Sendable {
+public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: PageTableReclaimer,
+  @unchecked Sendable
+{
   /// The format description.
   public let format: Format
   /// The memory that holds the tables.
@@ -58,6 +60,9 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
   public let rootCount: Int
   /// Bytes allocated for each root table.
   @usableFromInline let rootBytes: Int
+  /// Whether blocks are split and runs broken with break-before-make (the format's
+  /// rule, unless the options declare FEAT_BBM level 2).
+  let breaksBeforeMake: Bool
 
   // Reclamation: operations in flight, and tables waiting for a quiescent moment.
   let activeOperations = Atomic<Int>(0)
@@ -112,6 +117,8 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
     self.rootCount = geometry.rootCount
     self.rootBytes = geometry.rootTableBytes
     self.rootTables = roots
+    self.breaksBeforeMake = format.liveEntryRule == .breakBeforeMake && !options.hasBBMLevel2
+    super.init()
   }
 
   /// Allocates `count` root tables, or none (freeing any it got) if memory runs out.
@@ -147,6 +154,16 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: @unc
   /// The number of levels.
   public var depth: Int { levelCount }
 
+  /// Frees tables of this table whose invalidation completed elsewhere (a gather
+  /// dropped, or flushed through another table).
+  @usableFromInline
+  override func releaseInvalidated(_ tables: UnlinkedTables) {
+    var gather = TLBGather(invalidator: CompletedInvalidation())
+    gather.owner = self
+    gather.unlinked = tables
+    flush(&gather)
+  }
+
   deinit {
     tearDown()
   }
@@ -163,14 +180,21 @@ public struct PageTableOptions: Sendable {
   /// Receives each leaked range when the table is freed with live mappings; the
   /// default prints it.
   public var leakReporter: (@Sendable (MappingRun) -> Void)?
+  /// The system implements ARM's FEAT_BBM at level 2: a live block may be replaced
+  /// by a table (and a contiguous run by plain leaves) directly, followed by a TLB
+  /// invalidation, without the break-before-make window in which the range faults.
+  /// Ignored by formats whose rule is not ``LiveEntryRule/breakBeforeMake``.
+  public var hasBBMLevel2: Bool
 
+  /// Options for a new table; every default is the conservative choice.
   public init(
     trapOnLeakedMappings: Bool = false, useContiguousRuns: Bool = true,
-    leakReporter: (@Sendable (MappingRun) -> Void)? = nil
+    leakReporter: (@Sendable (MappingRun) -> Void)? = nil, hasBBMLevel2: Bool = false
   ) {
     self.trapOnLeakedMappings = trapOnLeakedMappings
     self.useContiguousRuns = useContiguousRuns
     self.leakReporter = leakReporter
+    self.hasBBMLevel2 = hasBBMLevel2
   }
 }
 

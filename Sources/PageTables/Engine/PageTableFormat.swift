@@ -56,6 +56,25 @@ public protocol PageTableFormat: Sendable {
   func isDirty(_ entry: UInt64, level: Int) -> Bool
   /// The leaf with its dirty state cleaned (still writable where it was).
   func cleaned(_ entry: UInt64, level: Int) -> UInt64
+
+  /// How a live entry may be replaced by one of another size or kind (a block by a
+  /// table when a block is split, a contiguous run by plain leaves), or by a leaf
+  /// whose change ``replacementNeedsBreak(_:_:level:)`` reports. The default is
+  /// ``LiveEntryRule/replaceThenInvalidate``.
+  var liveEntryRule: LiveEntryRule { get }
+  /// Whether changing the live leaf `old` into `new` at `level` (same output address
+  /// and size, as `protect` does) must go through an invalid entry under
+  /// ``LiveEntryRule/breakBeforeMake`` (ARM64: a change of memory type,
+  /// shareability, nG or the contiguous bit). The default is `false`: the new leaf
+  /// is written over the old one and the TLB invalidated afterwards.
+  func replacementNeedsBreak(_ old: UInt64, _ new: UInt64, level: Int) -> Bool
+  /// `new` (a leaf at `level` just encoded from a protection) with the state of the
+  /// leaf `old` at `oldLevel` carried over: what the hardware manages (accessed,
+  /// dirty) and the bits software keeps for itself (OS bits). Used when a block is
+  /// split (`oldLevel` is the block's, `new` one of its smaller leaves), a run is
+  /// broken, and by `protect`, so no write the hardware recorded is lost. The
+  /// default returns `new` (a format without such state).
+  func carryingState(of old: UInt64, level oldLevel: Int, into new: UInt64, level: Int) -> UInt64
 }
 
 extension PageTableFormat {
@@ -67,4 +86,9 @@ extension PageTableFormat {
   public var tracksDirtyState: Bool { false }
   public func isDirty(_ entry: UInt64, level: Int) -> Bool { false }
   public func cleaned(_ entry: UInt64, level: Int) -> UInt64 { entry }
+  public var liveEntryRule: LiveEntryRule { .replaceThenInvalidate }
+  public func replacementNeedsBreak(_ old: UInt64, _ new: UInt64, level: Int) -> Bool { false }
+  public func carryingState(of old: UInt64, level oldLevel: Int, into new: UInt64, level: Int)
+    -> UInt64
+  { new }
 }

@@ -11,6 +11,11 @@ public protocol TLBInvalidator {
   /// leaf); an implementation may invalidate more, such as the whole address
   /// space when `size / granule` is large. `leafOnly` is false when tables were
   /// unlinked, so cached intermediate walk entries must go too.
+  ///
+  /// The engine also calls it in the middle of an operation that replaces a live
+  /// entry (splitting a block, breaking a contiguous run, changing a memory type on
+  /// ARM64): the invalidation must be complete (`DSB` after `TLBI`, a completed
+  /// command-queue sync) when it returns, since the new entry is written next.
   mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool)
   /// Removed leaves `[start, start + size)` (of at least `granule` bytes) were added
   /// to a gather: Linux's `tlb_add_page`. A driver that queues one invalidation per
@@ -31,8 +36,19 @@ extension TLBInvalidator {
 /// ``PageTable/flush(_:)`` has invalidated the TLB: only then may the hardware no
 /// longer reach them, so only then are they freed.
 ///
-/// A gather is `~Copyable` and must be flushed before it is dropped; dropping one
-/// with pending work traps, since it would leak tables and leave stale TLB entries.
+/// ```swift
+/// var gather = TLBGather(invalidator: myTLB)
+/// try table.unmap(virtualAddress: va, size: 0x4000, gather: &gather)
+/// try table.unmap(virtualAddress: va + 0x8000, size: 0x4000, gather: &gather)
+/// table.flush(&gather)          // one invalidation, then the emptied tables are freed
+/// ```
+///
+/// A gather remembers the table whose emptied tables it holds, so they always go
+/// back to that table's memory: flushing it through another table, or using it
+/// with a second table, still frees each table where it belongs. Dropping a gather
+/// with pending work flushes it (invalidation, then the tables are freed), so an
+/// error that propagates past it neither leaks tables nor leaves stale TLB entries;
+/// call ``PageTable/flush(_:)`` to choose the moment yourself.
 public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// The invalidator that receives the batch's invalidations.
   public var invalidator: Invalidator
@@ -47,15 +63,12 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// How many times the batch was handed to the invalidator.
   public private(set) var flushCount = 0
 
-  // Unlinked tables waiting for the flush: the first few inline (an unmap of a few
-  // pages frees at most one table per level, and a gather is made per unmap, so
-  // the common case never allocates), the rest in `moreTables`.
-  @usableFromInline static var inlineTableCapacity: Int { 4 }
-  @usableFromInline var inlineTableAddresses = InlineArray<4, UInt64>(repeating: 0)
-  @usableFromInline var inlineTableBytes = InlineArray<4, Int>(repeating: 0)
-  @usableFromInline var freedTableCount = 0
-  @usableFromInline var moreTables: [(address: UInt64, byteCount: Int)] = []
+  /// Unlinked tables waiting for the flush.
+  @usableFromInline var unlinked = UnlinkedTables()
+  /// The table the unlinked tables belong to (set when the first one is added).
+  @usableFromInline var owner: PageTableReclaimer?
 
+  /// Makes an empty gather that hands its invalidations to `invalidator`.
   public init(invalidator: Invalidator) {
     self.invalidator = invalidator
   }
@@ -63,12 +76,15 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// Tables unlinked from the tree and waiting for the flush: (address, bytes).
   public var freedTables: [(address: UInt64, byteCount: Int)] {
     var tables: [(address: UInt64, byteCount: Int)] = []
-    forEachFreedTable { tables.append(($0, $1)) }
+    unlinked.visit { tables.append(($0, $1)) }
     return tables
   }
 
+  /// How many unlinked tables wait for the flush.
+  @usableFromInline var freedTableCount: Int { unlinked.count }
+
   /// Whether nothing is pending.
-  public var isEmpty: Bool { start == end && freedTableCount == 0 }
+  public var isEmpty: Bool { start == end && unlinked.count == 0 }
 
   /// Adds `[start, start + size)` whose smallest leaves are `granule` bytes. A range
   /// that overlaps or touches the pending one merges with it (keeping the smaller
@@ -95,33 +111,43 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
     granule = newGranule
   }
 
-  /// Records a table that was unlinked (its range must also be added).
-  public mutating func addFreedTable(at address: UInt64, byteCount: Int) {
+  /// Records a table of `owner` that was unlinked (its range must also be added).
+  /// A gather that still holds another table's tables hands those back first.
+  @usableFromInline
+  mutating func addFreedTable(at address: UInt64, byteCount: Int, owner table: PageTableReclaimer) {
+    if owner !== table { adopt(table) }
     freesTables = true
-    if freedTableCount < Self.inlineTableCapacity {
-      unsafe inlineTableAddresses[unchecked: freedTableCount] = address
-      unsafe inlineTableBytes[unchecked: freedTableCount] = byteCount
-    } else {
-      moreTables.append((address, byteCount))
+    unlinked.append(address, byteCount)
+  }
+
+  /// Makes `table` the owner, first flushing what another table left here.
+  @inline(never) @usableFromInline
+  mutating func adopt(_ table: PageTableReclaimer) {
+    if let previous = owner, unlinked.count != 0 {
+      invalidatePending()
+      previous.releaseInvalidated(unlinked)
+      unlinked.removeAll()
     }
-    freedTableCount &+= 1
+    owner = table
   }
 
   /// Calls `body` with each freed table's address and size, in the order added.
   func forEachFreedTable(_ body: (UInt64, Int) -> Void) {
-    let inline = min(freedTableCount, Self.inlineTableCapacity)
-    for i in 0..<inline {
-      unsafe body(inlineTableAddresses[unchecked: i], inlineTableBytes[unchecked: i])
-    }
-    if freedTableCount > Self.inlineTableCapacity {
-      for table in moreTables { body(table.address, table.byteCount) }
-    }
+    unlinked.visit(body)
   }
 
   /// Forgets the freed tables (after they were freed or retired).
   mutating func removeFreedTables() {
-    if freedTableCount > Self.inlineTableCapacity { moreTables = [] }
-    freedTableCount = 0
+    unlinked.removeAll()
+  }
+
+  /// Invalidates `[start, start + size)` now, outside the batch: a live entry was
+  /// replaced and the next write must not meet a stale translation (break-before-
+  /// make, or the x86 page-size-change rule).
+  @usableFromInline
+  mutating func invalidateNow(start: UInt64, size: UInt64, granule: UInt64) {
+    invalidator.invalidate(start: start, size: size, granule: granule, leafOnly: true)
+    flushCount += 1
   }
 
   /// Hands the pending range to the invalidator and empties it.
@@ -140,9 +166,80 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
     freesTables = false
   }
 
+  /// Dropping a gather flushes it: its pending range is invalidated, then its tables
+  /// go back to the table they came from.
   deinit {
-    if start != end || freedTableCount != 0 {
-      fatalError("TLBGather dropped with pending invalidations: call PageTable.flush(_:) first")
+    if start != end || freesTables {
+      var invalidator = self.invalidator
+      if start != end {
+        invalidator.invalidate(
+          start: start, size: end &- start, granule: granule, leafOnly: !freesTables)
+      } else {
+        invalidator.invalidateAll()
+      }
+    }
+    if unlinked.count != 0, let owner {
+      owner.releaseInvalidated(unlinked)
     }
   }
+}
+
+/// Tables unlinked by a removal and waiting for their TLB invalidation: the first
+/// few inline (an unmap of a few pages frees at most one table per level, so the
+/// common case never allocates), the rest in an array.
+@usableFromInline
+struct UnlinkedTables {
+  @usableFromInline static var inlineCapacity: Int { 4 }
+  @usableFromInline var addresses = InlineArray<4, UInt64>(repeating: 0)
+  @usableFromInline var sizes = InlineArray<4, Int>(repeating: 0)
+  @usableFromInline var count = 0
+  @usableFromInline var more: [(address: UInt64, byteCount: Int)] = []
+
+  @usableFromInline init() {}
+
+  @usableFromInline
+  mutating func append(_ address: UInt64, _ byteCount: Int) {
+    if count < Self.inlineCapacity {
+      unsafe addresses[unchecked: count] = address
+      unsafe sizes[unchecked: count] = byteCount
+    } else {
+      more.append((address, byteCount))
+    }
+    count &+= 1
+  }
+
+  /// Calls `body` with each table's address and size, in the order added.
+  func visit(_ body: (UInt64, Int) -> Void) {
+    for i in 0..<min(count, Self.inlineCapacity) {
+      unsafe body(addresses[unchecked: i], sizes[unchecked: i])
+    }
+    if count > Self.inlineCapacity {
+      for table in more { body(table.address, table.byteCount) }
+    }
+  }
+
+  mutating func removeAll() {
+    if count > Self.inlineCapacity { more = [] }
+    count = 0
+  }
+}
+
+/// The part of every ``PageTable`` a ``TLBGather`` refers to, so that the tables
+/// it holds always go back to the table they came from. You never make or
+/// subclass one; `PageTable` is the only subclass.
+public class PageTableReclaimer: @unchecked Sendable {
+  @usableFromInline init() {}
+
+  /// Frees (or retires until no operation can reach them) tables unlinked from this
+  /// table whose TLB invalidation has completed.
+  @usableFromInline
+  func releaseInvalidated(_ tables: UnlinkedTables) {
+    fatalError("PageTableReclaimer: PageTable overrides releaseInvalidated")
+  }
+}
+
+/// An invalidator that does nothing: for tables whose invalidation already happened.
+struct CompletedInvalidation: TLBInvalidator {
+  mutating func invalidateAll() {}
+  mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {}
 }

@@ -10,6 +10,8 @@ struct ToyFormat: PageTableFormat {
   var runLength = 4
   /// Index bits of the root: 11 makes a 16 KiB root table (larger than a 4 KiB page).
   var rootIndexBits = 9
+  /// The rule for replacing live entries (ARM64's break-before-make, or not).
+  var liveEntryRule: LiveEntryRule = .replaceThenInvalidate
   var geometry: Geometry {
     Geometry(
       levels: [
@@ -47,6 +49,9 @@ struct ToyFormat: PageTableFormat {
   var tracksDirtyState: Bool { true }
   func isDirty(_ entry: UInt64, level: Int) -> Bool { entry & 32 != 0 }
   func cleaned(_ entry: UInt64, level: Int) -> UInt64 { entry & ~32 }
+  func carryingState(of old: UInt64, level oldLevel: Int, into new: UInt64, level: Int) -> UInt64 {
+    new | (old & 32)
+  }
 }
 
 extension FormatCases {
