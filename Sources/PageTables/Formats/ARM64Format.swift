@@ -19,7 +19,8 @@
 ///
 /// ## Entries
 /// Bit 0 is valid; bit 1 is 1 for a table (levels above 3) or a page (level 3) and
-/// 0 for a block. Leaves set AF (bit 10) always. The output address is
+/// 0 for a block. Leaves set AF (bit 10) unless ``Protection/accessed`` is false
+/// (then TCR_ELx.HA or a fault handler sets it). The output address is
 /// OA[47:pageShift] in place; with FEAT_LPA (64K granule, 52-bit output) OA[51:48]
 /// lives in bits [15:12]; with FEAT_LPA2 (4K/16K with a 52-bit input or output size,
 /// TCR_ELx.DS = 1) OA[49:pageShift] is in place and OA[51:50] lives in bits [9:8], so
@@ -34,14 +35,26 @@
 /// PXN (53) and UXN (54) forbid execution at EL1 and EL0. A `user` page executes at
 /// EL0 only (PXN always set); a privileged page never at EL0 (UXN always set). AP
 /// cannot express a page without read access, so `read: false` is refused.
-/// NS (bit 5) is left 0.
+/// NS (bit 5) is left 0. ``Protection/attributeIndex`` selects any of the eight
+/// MAIR attributes (describe them in ``MemoryAttributes``); such leaves are inner
+/// shareable.
 ///
 /// ## Stage 2 attributes
 /// MemAttr[5:2] is the memory type itself (0b1111 normal write-back, 0b0101 normal
 /// non-cacheable, 0b0001 Device-nGnRE, as with HCR_EL2.FWB = 0); S2AP[7:6] is
 /// write (7) and read (6) permission, so write-only is expressible; XN (bit 54)
-/// forbids execution. Stage 2 has no EL0/EL1 distinction and no nG, so protections
+/// forbids execution; ``Protection/attributeIndex`` is MemAttr itself (0...15,
+/// except the reserved Normal encodings 4, 8 and 12). Stage 2 has no EL0/EL1 distinction and no nG, so protections
 /// with `user` or `global` set are refused, as are those with neither read nor write.
+///
+/// ## Software bits
+/// Bits [58:55] are reserved for software at both stages (Arm ARM D8.3.2): they are
+/// ``Protection/softwareBits`` 0...3; more bits are refused.
+///
+/// ## Activation
+/// ``stage1Activation(rootAddress:asid:memoryAttributes:hardwareAccessFlag:)`` and
+/// ``stage2Activation(rootAddress:vmid:hardwareAccessFlag:)`` give the TTBR, TCR and
+/// MAIR (VTTBR, VTCR) values for a table of this format.
 ///
 /// ## Contiguous hint and dirty state
 /// Bit 52 marks a member of a naturally aligned contiguous set (``LevelGeometry/contiguousRun``):

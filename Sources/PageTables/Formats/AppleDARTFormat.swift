@@ -40,6 +40,9 @@
 /// - DART1 has no cache control: only ``MemoryType/normal``. DART2 maps normal
 ///   memory with `NO_CACHE` clear (`IOMMU_CACHE`) and ``MemoryType/uncached`` with
 ///   it set; ``MemoryType/device`` is refused (map MMIO as uncached).
+/// - The entry has no memory-attribute index, no access flag and no bits
+///   documented as ignored by the hardware: ``Protection/softwareBits``,
+///   ``Protection/attributeIndex`` and ``Protection/accessed`` false are refused.
 /// - TLB: nothing is needed after a map; after an unmap, invalidate the stream's
 ///   TLB (the DART flushes per stream, not per range).
 public struct AppleDARTFormat: PageTableFormat {
@@ -192,7 +195,7 @@ public struct AppleDARTFormat: PageTableFormat {
     -> UInt64
   {
     guard protection.read || protection.write, !protection.execute, !protection.user,
-      !protection.global
+      !protection.global, protection.hasOnlyBasicAttributes
     else { throw .unsupportedProtection(protection) }
     var bits = Self.validBit | Self.wholePageSubrange
     if !protection.read { bits |= noRead }

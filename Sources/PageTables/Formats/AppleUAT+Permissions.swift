@@ -123,6 +123,12 @@ extension AppleUATFormat {
   /// `PROT_GPU_SHARED_RW` is `Protection(write: true, user: true,
   /// memoryType: .uncached)` and `PROT_FW_PRIV_RW` is `.readWrite`.
   ///
+  /// ``Protection/attributeIndex`` selects any of the eight attributes [4:2] of the
+  /// MAIR the GPU firmware programs (the driver uses 0, 1 and 2). The entry has no
+  /// bits documented as ignored (bit 55 is "GPU access", and the driver defines no
+  /// software bits), and the driver always sets AF: ``Protection/softwareBits`` other
+  /// than 0 and ``Protection/accessed`` false are refused.
+  ///
   /// - Throws: ``PageTableError/unsupportedProtection(_:)`` for no access at all,
   ///   firmware-only write-only, `execute` without `user`, and a
   ///   ``Protection/global`` that is not this address space's (global exactly in
@@ -133,7 +139,8 @@ extension AppleUATFormat {
     -> UInt64
   {
     guard protection.read || protection.write,
-      protection.global == (addressSpace == .kernel)
+      protection.global == (addressSpace == .kernel), protection.softwareBits == 0,
+      protection.accessed, protection.attributeIndex ?? 0 < 8
     else { throw .unsupportedProtection(protection) }
     let ap: UInt64
     let uxn: Bool
@@ -151,7 +158,8 @@ extension AppleUATFormat {
     }
     var bits = Self.validType | Self.accessFlag | Self.gpuAccessBit
     bits |= ap << Self.accessShift
-    bits |= Self.memoryAttribute(protection.memoryType) << Self.memoryAttributeShift
+    let index = protection.attributeIndex.map { UInt64($0) }
+    bits |= (index ?? Self.memoryAttribute(protection.memoryType)) << Self.memoryAttributeShift
     if uxn { bits |= Self.uxnBit }
     if pxn { bits |= Self.pxnBit }
     if addressSpace == .user { bits |= Self.notGlobalBit }
@@ -165,11 +173,13 @@ extension AppleUATFormat {
   /// firmware has access too; otherwise they are the firmware's. Entries the
   /// template never writes read as the nearest protection (see ``Access`` for the
   /// exact rights): `PROT_FW_RW_GPU_RO` reads as firmware-and-GPU read-only.
-  /// Memory attributes other than 0, 1 and 2 read as device memory.
+  /// Memory attributes other than 0, 1 and 2 read as device memory with that
+  /// ``Protection/attributeIndex``.
   public func protection(of entry: UInt64, level: Int) -> Protection {
     let access = Access(entry: entry)
+    let index = (entry >> Self.memoryAttributeShift) & 0b111
     let memoryType: MemoryType =
-      switch (entry >> Self.memoryAttributeShift) & 0b111 {
+      switch index {
       case 0: .normal
       case 2: .uncached
       default: .device
@@ -179,6 +189,9 @@ extension AppleUATFormat {
       read: gpu ? access.gpuRead : access.firmwareRead,
       write: gpu ? access.gpuWrite : access.firmwareWrite,
       execute: gpu && (access.firmwareRead || access.firmwareWrite), user: gpu,
-      global: entry & Self.notGlobalBit == 0, memoryType: memoryType)
+      global: entry & Self.notGlobalBit == 0, memoryType: memoryType,
+      attributeIndex: index == Self.memoryAttribute(memoryType)
+        ? nil : UInt8(truncatingIfNeeded: index),
+      accessed: entry & Self.accessFlag != 0)
   }
 }

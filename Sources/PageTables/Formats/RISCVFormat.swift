@@ -34,6 +34,11 @@
 ///   then carry D from the start and dirty tracking is off.
 /// - Without Svpbmt only ``MemoryType/normal`` is expressible (the PMAs decide);
 ///   with it, normal is PBMT 0 (PMA), uncached 1 (NC), device 2 (IO).
+/// - ``Protection/softwareBits`` 0–1 are RSW (bits 8–9, "reserved for use by
+///   supervisor software"). ``Protection/attributeIndex`` is the PBMT value (0 PMA,
+///   1 NC, 2 IO; 3 is reserved and refused; non-zero needs Svpbmt); it decodes as
+///   the matching ``MemoryType``. ``Protection/accessed`` false leaves A clear:
+///   the hart sets it (Svadu, `menvcfg.ADUE`) or raises a page fault (Svade).
 /// - With Svnapot, 16 naturally aligned 4 KiB leaves mapping 64 KiB are written
 ///   as one NAPOT run: every member is identical, with N = 1 and PPN[3:0] = 0b1000.
 public struct RISCVFormat: PageTableFormat {
@@ -113,6 +118,10 @@ public struct RISCVFormat: PageTableFormat {
   /// PBMT = 2: non-cacheable, non-idempotent, strongly ordered I/O.
   static var io: UInt64 { 1 << 62 }
   static var napot: UInt64 { 1 << 63 }
+  /// RSW, bits 8–9: reserved for supervisor software.
+  static var softwareShift: UInt64 { 8 }
+  /// The ``Protection/softwareBits`` an entry can hold (2: RSW).
+  public static var softwareBitMask: UInt16 { 0b11 }
   /// PPN[3:0] = 0b1000: the size encoding of a 64 KiB NAPOT run.
   static var napot64K: UInt64 { 0b1000 << 10 }
 
@@ -140,21 +149,27 @@ public struct RISCVFormat: PageTableFormat {
   public func leafTemplate(for protection: Protection, level: Int) throws(PageTableError)
     -> UInt64
   {
+    let pbmt = protection.attributeIndex ?? Self.pbmt(protection.memoryType)
     guard protection.read || (protection.execute && !protection.write),
-      protection.memoryType == .normal || svpbmt
+      pbmt == 0 || (svpbmt && pbmt < 3), protection.softwareBits & ~Self.softwareBitMask == 0
     else { throw .unsupportedProtection(protection) }
-    var entry = Self.valid | Self.accessed
+    var entry = Self.valid | UInt64(protection.softwareBits) << Self.softwareShift
+    if protection.accessed { entry |= Self.accessed }
     if protection.read { entry |= Self.readable }
     if protection.write { entry |= Self.writable | (setsDirtyAtMap ? Self.dirty : 0) }
     if protection.execute { entry |= Self.executable }
     if protection.user { entry |= Self.user }
     if protection.global { entry |= Self.global }
-    switch protection.memoryType {
-    case .normal: break
-    case .uncached: entry |= Self.nonCacheable
-    case .device: entry |= Self.io
+    return entry | UInt64(pbmt) << 61
+  }
+
+  /// The PBMT value of a memory type (Svpbmt: 0 PMA, 1 NC, 2 IO).
+  static func pbmt(_ type: MemoryType) -> UInt8 {
+    switch type {
+    case .normal: 0
+    case .uncached: 1
+    case .device: 2
     }
-    return entry
   }
 
   @inline(__always)
@@ -181,7 +196,9 @@ public struct RISCVFormat: PageTableFormat {
     return Protection(
       read: entry & Self.readable != 0, write: entry & Self.writable != 0,
       execute: entry & Self.executable != 0, user: entry & Self.user != 0,
-      global: entry & Self.global != 0, memoryType: memoryType)
+      global: entry & Self.global != 0, memoryType: memoryType,
+      softwareBits: UInt16(truncatingIfNeeded: entry >> Self.softwareShift) & Self.softwareBitMask,
+      accessed: entry & Self.accessed != 0)
   }
 
   public func contiguousEntry(_ entry: UInt64, level: Int, runAddress: UInt64) -> UInt64 {

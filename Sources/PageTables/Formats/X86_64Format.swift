@@ -30,6 +30,11 @@
 ///   with ``PageTableError/unsupportedProtection(_:)``. Without `EFER.NXE`
 ///   (`noExecute: false`) every page is executable, so a protection without
 ///   `execute` is refused too rather than mapped executable.
+/// - ``Protection/softwareBits`` 0–2 are the ignored bits 9–11 and 3–9 the ignored
+///   bits 52–58 (SDM tables 4-18 to 4-20: "Ignored"; bits 59–62 are protection
+///   keys with CR4.PKE and are not used). ``Protection/attributeIndex`` is the PAT
+///   index (0...7, PAT:PCD:PWT); ``Protection/accessed`` false leaves A clear for
+///   the CPU to set on first access.
 /// - Memory types are encoded through a ``PATLayout``: the PAT index a leaf's
 ///   PWT, PCD and PAT bits select, and the `IA32_PAT` MSR value that layout
 ///   assumes (``PATLayout/msrValue``).
@@ -100,6 +105,19 @@ public struct X86_64Format: PageTableFormat {
   /// PAT in a 1 GiB or 2 MiB page.
   static var largePAT: UInt64 { 1 << 12 }
   static var executeDisable: UInt64 { 1 << 63 }
+  /// The ``Protection/softwareBits`` an entry can hold (10: bits 9–11 and 52–58).
+  public static var softwareBitMask: UInt16 { 0x3FF }
+
+  /// Software bits 0–2 in entry bits 9–11, 3–9 in entry bits 52–58.
+  @inline(__always)
+  static func encodeSoftwareBits(_ bits: UInt16) -> UInt64 {
+    UInt64(bits & 0b111) << 9 | UInt64(bits >> 3 & 0x7F) << 52
+  }
+
+  @inline(__always)
+  static func decodeSoftwareBits(_ entry: UInt64) -> UInt16 {
+    UInt16(truncatingIfNeeded: entry >> 9 & 0b111 | (entry >> 52 & 0x7F) << 3)
+  }
 
   /// Whether `level` is the last one (PTEs, 4 KiB pages).
   @inline(__always)
@@ -124,16 +142,19 @@ public struct X86_64Format: PageTableFormat {
   public func leafTemplate(for protection: Protection, level: Int) throws(PageTableError)
     -> UInt64
   {
-    guard protection.read, protection.execute || noExecute else {
+    guard protection.read, protection.execute || noExecute,
+      protection.softwareBits & ~Self.softwareBitMask == 0, protection.attributeIndex ?? 0 < 8
+    else {
       throw .unsupportedProtection(protection)
     }
-    var entry = Self.present | Self.accessed
+    var entry = Self.present | Self.encodeSoftwareBits(protection.softwareBits)
+    if protection.accessed { entry |= Self.accessed }
     if protection.write { entry |= Self.writable }
     if protection.user { entry |= Self.user }
     if protection.global { entry |= Self.global }
     if !protection.execute { entry |= Self.executeDisable }
     if !isPageLevel(level) { entry |= Self.pageSize }
-    let index = pat.index(for: protection.memoryType)
+    let index = protection.attributeIndex.map { Int($0) } ?? pat.index(for: protection.memoryType)
     if index & 1 != 0 { entry |= Self.writeThrough }
     if index & 2 != 0 { entry |= Self.cacheDisable }
     if index & 4 != 0 { entry |= patBit(level) }
@@ -155,10 +176,14 @@ public struct X86_64Format: PageTableFormat {
     if entry & Self.writeThrough != 0 { index |= 1 }
     if entry & Self.cacheDisable != 0 { index |= 2 }
     if entry & patBit(level) != 0 { index |= 4 }
+    let memoryType = pat.memoryType(atIndex: index)
     return Protection(
       read: true, write: entry & Self.writable != 0,
       execute: !noExecute || entry & Self.executeDisable == 0, user: entry & Self.user != 0,
-      global: entry & Self.global != 0, memoryType: pat.memoryType(atIndex: index))
+      global: entry & Self.global != 0, memoryType: memoryType,
+      softwareBits: Self.decodeSoftwareBits(entry),
+      attributeIndex: index == pat.index(for: memoryType) ? nil : UInt8(index),
+      accessed: entry & Self.accessed != 0)
   }
 
   public var tracksDirtyState: Bool { true }

@@ -48,6 +48,8 @@ extension FormatCases {
       .readWrite, .readOnly, Protection(execute: true, user: true),
       Protection(write: true, user: true, global: true, memoryType: .device),
       Protection(execute: true, global: true, memoryType: .uncached),
+      // OS bits, MAIR index 6, access flag left to the hardware.
+      Protection(write: true, softwareBits: 0b0101, attributeIndex: 6, accessed: false),
     ]
   }
 
@@ -57,6 +59,9 @@ extension FormatCases {
       .readWrite, .readOnly, .readExecute,
       Protection(read: false, write: true, memoryType: .device),
       Protection(execute: true, memoryType: .uncached),
+      // OS bits, MemAttr 0 (Device-nGnRnE), access flag left to the hardware.
+      Protection(
+        write: true, memoryType: .device, softwareBits: 0b1001, attributeIndex: 0, accessed: false),
     ]
   }
 

@@ -31,6 +31,8 @@ extension FormatCases {
     let user = [
       UATProt.gpuSharedRW, UATProt.gpuSharedRO, UATProt.firmwarePrivateRW,
       UATProt.gpuFirmwareSharedRW, UATProt.gpuSharedWO,
+      // The firmware MAIR's attribute 5.
+      Protection(write: true, user: true, memoryType: .device, attributeIndex: 5),
     ]
     return [
       FormatCase("AppleUAT user oas40", protections: user) {

@@ -7,11 +7,13 @@ extension FormatCases {
     let protections = [
       Protection.readWrite, .readOnly, Protection(read: false, execute: true, user: true),
       Protection(write: true, execute: true, global: true),
+      Protection(write: true, softwareBits: 0b10, accessed: false),
     ]
     let typed =
       protections + [
         Protection(write: true, memoryType: .device),
         Protection(user: true, memoryType: .uncached),
+        Protection(write: true, memoryType: .uncached, softwareBits: 0b01, accessed: false),
       ]
     return [
       FormatCase("RISC-V Sv39 Svnapot", protections: protections) { RISCVFormat(.sv39) },
@@ -112,7 +114,7 @@ extension FormatCases {
     ] {
       // Refused: write without read, and no permission at all (a table pointer).
       // A (bit 6) and D (bit 7) are the hardware's.
-      try expectEveryProtectionRoundTrips(format, hardwareBits: 0xC0) {
+      try expectEveryProtectionRoundTrips(format, hardwareBits: 0x80) {
         $0.read || ($0.execute && !$0.write)
       }
     }

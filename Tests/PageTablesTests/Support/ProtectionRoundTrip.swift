@@ -5,7 +5,7 @@ import Testing
 /// global, with every memory type — at every leaf level of `format`: the format
 /// refuses exactly those `expressible` says it cannot express, and for the rest a
 /// leaf decodes back to exactly the protection it was made from, whatever the bits
-/// in `hardwareBits` (accessed/dirty bits the hardware sets) hold.
+/// in `hardwareBits` (dirty bits the hardware sets) hold.
 func expectEveryProtectionRoundTrips<Format: PageTableFormat>(
   _ format: Format, hardwareBits: UInt64, expressible: (Protection) -> Bool,
   sourceLocation: SourceLocation = #_sourceLocation
