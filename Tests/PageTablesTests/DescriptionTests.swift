@@ -28,6 +28,9 @@ import Testing
       "\(Protection(read: false, write: true, global: true, memoryType: .device))"
         == "-w- global device")
     #expect("\(Protection(memoryType: .uncached))" == "r-- uncached")
+    #expect(
+      "\(Protection(write: true, softwareBits: 5, attributeIndex: 6, accessed: false))"
+        == "rw- os=0x5 attr=6 not-accessed")
   }
 
   @Test func translationsAndRunsNameAddressSizeAndPermissions() throws {

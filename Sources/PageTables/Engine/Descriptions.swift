@@ -34,13 +34,18 @@ public enum ValueText {
 
 extension Protection: CustomStringConvertible {
   /// `r`, `w`, `x` flags (a dash where the access is not allowed), then `user` and
-  /// `global` when set, and the memory type unless it is normal: `rw-`,
-  /// `r-x user`, `rw- global device`.
+  /// `global` when set, the memory type unless it is normal, then the leaf
+  /// attributes that are not the default (`os=` software bits, `attr=` attribute
+  /// index, `not-accessed`): `rw-`, `r-x user`, `rw- global device`,
+  /// `rw- os=0x5 attr=6 not-accessed`.
   public var description: String {
     var text = (read ? "r" : "-") + (write ? "w" : "-") + (execute ? "x" : "-")
     if user { text += " user" }
     if global { text += " global" }
     if memoryType != .normal { text += " \(memoryType)" }
+    if softwareBits != 0 { text += " os=\(ValueText.hex(UInt64(softwareBits)))" }
+    if let attributeIndex { text += " attr=\(attributeIndex)" }
+    if !accessed { text += " not-accessed" }
     return text
   }
 }
