@@ -33,7 +33,9 @@ import Synchronization
 /// ``checkQuiescent()``). Writes between two such points are judged as one change
 /// per entry; since every invalidation is such a point, that is exactly the
 /// granularity break-before-make needs. Limits: a TLB hit looks at memory only for
-/// its own leaf (so it stays cheap); the tables must form a tree (a table linked
+/// its own leaf (so it stays cheap); a table the model first sees after several
+/// writes is taken as it is then (its earlier states were never visible to the
+/// model, as they may never have been to a walker); the tables must form a tree (a table linked
 /// from two places is tracked at the last one); and tables the engine writes on
 /// another thread while the model looks are seen mid-update, as hardware would.
 ///

@@ -46,11 +46,16 @@ public struct MMUConfiguration: Hashable, Sendable {
   /// accessing or freeing it before the invalidation is reported even if the model's
   /// own TLB happens not to hold it.
   public var assumeSpeculativeFills: Bool
+  /// The hardware implements FEAT_BBM level 2: under Arm's break-before-make rule, a
+  /// block may be replaced by a table (and a contiguous run by plain leaves) without
+  /// an invalid entry in between, as `PageTableOptions.hasBBMLevel2` lets the
+  /// engine do.
+  public var hasBBMLevel2: Bool
 
   public init(
     tlbEntries: Int = 256, tlbWays: Int = 4, replacement: Replacement = .leastRecentlyUsed,
     walkCacheEntries: Int = 16, cacheContiguousRuns: Bool = true, checking: Checking = .report,
-    assumeSpeculativeFills: Bool = true
+    assumeSpeculativeFills: Bool = true, hasBBMLevel2: Bool = false
   ) {
     self.tlbEntries = tlbEntries
     self.tlbWays = tlbWays
@@ -59,6 +64,7 @@ public struct MMUConfiguration: Hashable, Sendable {
     self.cacheContiguousRuns = cacheContiguousRuns
     self.checking = checking
     self.assumeSpeculativeFills = assumeSpeculativeFills
+    self.hasBBMLevel2 = hasBBMLevel2
   }
 
   /// Whether the shape is one the model can build; the reason if not.

@@ -1,38 +1,59 @@
 import PageTables
 
 extension MMUCore {
-  /// Why replacing the valid entry `old` by the valid entry `new` at `level` needs
-  /// break-before-make, or nil if it may be written directly.
+  /// Why replacing the valid entry `old` by the valid entry `new` at `level` (in the
+  /// slot translating the index-space address `slot`) needs break-before-make, or
+  /// nil if it may be written directly.
   ///
-  /// Arm ARM (DDI 0487), "Using break-before-make when updating translation table
-  /// entries": a change of output address, of block size (a block replaced by a
-  /// table or the reverse), of the contiguous bit, of memory type or of the nG bit
-  /// needs the sequence invalid entry, invalidation, new entry. Changing permissions
-  /// or the access flag alone does not (the TLB still needs an invalidation for the
-  /// new permissions to take effect, which the stale-translation check sees).
-  func breakBeforeMakeReason(_ old: UInt64, _ new: UInt64, _ level: Int) -> String? {
+  /// A change of output address (or of the table an entry points at) always needs
+  /// it: a TLB could otherwise hold two translations for one address. The rest
+  /// follows the format's ``PageTables/LiveEntryRule``. Under
+  /// ``PageTables/LiveEntryRule/breakBeforeMake`` (ARM64; Arm ARM DDI 0487, D8.16.1
+  /// "Using break-before-make when updating translation table entries"): a change of
+  /// block size (a block replaced by a table or the reverse), of the contiguous bit,
+  /// of memory type or of the nG bit, or one the format's
+  /// ``PageTables/PageTableFormat/replacementNeedsBreak(_:_:level:)`` names, needs
+  /// the sequence invalid entry, invalidation, new entry; with FEAT_BBM level 2
+  /// (``MMUConfiguration/hasBBMLevel2``) size and contiguity changes may be written
+  /// directly. Under ``PageTables/LiveEntryRule/replaceThenInvalidate`` (x86-64,
+  /// RISC-V, Apple) they may be written over the old entry. Either way the old
+  /// translation must then be invalidated, which the stale-translation check sees.
+  func breakBeforeMakeReason(_ old: UInt64, _ new: UInt64, _ level: Int, slot: UInt64)
+    -> String?
+  {
     let oldKind = format.kind(of: old, level: level)
     let newKind = format.kind(of: new, level: level)
-    if oldKind != newKind {
-      return oldKind == .leaf ? "block replaced by a table" : "table replaced by a block"
-    }
-    if oldKind == .table {
+    if oldKind == .table && newKind == .table {
       let oldTable = format.tableAddress(of: old, level: level)
       let newTable = format.tableAddress(of: new, level: level)
       return oldTable == newTable ? nil : "table address changed"
     }
-    if format.outputAddress(of: old, level: level, virtualAddress: 0)
-      != format.outputAddress(of: new, level: level, virtualAddress: 0)
+    if oldKind == .leaf && newKind == .leaf
+      && format.outputAddress(of: old, level: level, virtualAddress: slot)
+        != format.outputAddress(of: new, level: level, virtualAddress: slot)
     {
       return "output address changed"
     }
-    if format.isContiguous(old, level: level) != format.isContiguous(new, level: level) {
+    guard format.liveEntryRule == .breakBeforeMake else { return nil }
+    let relaxed = configuration.hasBBMLevel2
+    if oldKind != newKind {
+      if relaxed { return nil }
+      return oldKind == .leaf ? "block replaced by a table" : "table replaced by a block"
+    }
+    if !relaxed && format.isContiguous(old, level: level) != format.isContiguous(new, level: level)
+    {
       return "contiguous bit changed"
     }
     let before = format.protection(of: old, level: level)
     let after = format.protection(of: new, level: level)
     if before.memoryType != after.memoryType { return "memory type changed" }
     if before.global != after.global { return "global bit changed" }
+    if format.replacementNeedsBreak(old, new, level: level)
+      && !(relaxed
+        && format.isContiguous(old, level: level) != format.isContiguous(new, level: level))
+    {
+      return "an attribute the format says needs break-before-make changed"
+    }
     return nil
   }
 

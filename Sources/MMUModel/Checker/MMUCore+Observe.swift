@@ -54,12 +54,14 @@ extension MMUCore {
     }
     let key = SlotKey(table: change.table, index: change.index)
     if oldKind != .empty {
-      if newKind != .empty, let why = breakBeforeMakeReason(change.old, change.new, level) {
+      if newKind != .empty,
+        let why = breakBeforeMakeReason(change.old, change.new, level, slot: slotAddress)
+      {
         reportBreakBeforeMake(
           shadow, change, previous: change.old, changedAt: event,
           detail: "a live valid entry was replaced directly (\(why))")
       }
-      if sameTranslation(change.old, change.new, level) { return }
+      if sameTranslation(change.old, change.new, level, slot: slotAddress) { return }
       if pending[key] != nil {
         pending[key]!.current = change.new
         return
@@ -87,7 +89,9 @@ extension MMUCore {
         first: first, last: last, old: change.old, current: change.new, changedAt: event,
         oldGlobal: global, oldIsTable: oldKind == .table, smallestLeaf: smallestLeaf)
     } else if let waiting = pending[key] {
-      if newKind != .empty, let why = breakBeforeMakeReason(waiting.old, change.new, level) {
+      if newKind != .empty,
+        let why = breakBeforeMakeReason(waiting.old, change.new, level, slot: slotAddress)
+      {
         reportBreakBeforeMake(
           shadow, change, previous: waiting.old, changedAt: waiting.changedAt,
           detail: "the entry was made invalid at event \(waiting.changedAt) but no invalidation "
@@ -101,8 +105,9 @@ extension MMUCore {
     }
   }
 
-  /// Whether `old` and `new` translate the same way (a TLB holding `old` is right).
-  func sameTranslation(_ old: UInt64, _ new: UInt64, _ level: Int) -> Bool {
+  /// Whether `old` and `new` translate the slot at the index-space address `slot`
+  /// the same way (a TLB holding `old` is right).
+  func sameTranslation(_ old: UInt64, _ new: UInt64, _ level: Int, slot: UInt64) -> Bool {
     if old == new { return true }
     let kind = format.kind(of: old, level: level)
     guard kind == format.kind(of: new, level: level) else { return false }
@@ -112,8 +117,8 @@ extension MMUCore {
       return format.tableAddress(of: old, level: level)
         == format.tableAddress(of: new, level: level)
     case .leaf:
-      return format.outputAddress(of: old, level: level, virtualAddress: 0)
-        == format.outputAddress(of: new, level: level, virtualAddress: 0)
+      return format.outputAddress(of: old, level: level, virtualAddress: slot)
+        == format.outputAddress(of: new, level: level, virtualAddress: slot)
         && format.protection(of: old, level: level) == format.protection(of: new, level: level)
         && format.isContiguous(old, level: level) == format.isContiguous(new, level: level)
     }
