@@ -20,10 +20,12 @@ let package = Package(
     .library(name: "PageTablesTools", targets: ["PageTablesTools"]),
     .library(name: "GPUVirtualMemory", targets: ["GPUVirtualMemory"]),
     .library(name: "MMUModel", targets: ["MMUModel"]),
+    .library(name: "PageTableImages", targets: ["PageTableImages"]),
     .executable(name: "pgtable", targets: ["pgtable"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // memfd / fallocate / mmap wrappers (need _GNU_SOURCE, so they live in C).
@@ -47,10 +49,16 @@ let package = Package(
       swiftSettings: strict),
     // The hardware side as a test instrument: walker, TLB, walk caches, checker.
     .target(name: "MMUModel", dependencies: ["PageTables"], swiftSettings: strict),
+    // Table images, memory dumps, mapping specs and pictures.
+    .target(
+      name: "PageTableImages",
+      dependencies: ["PageTables", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
     .executableTarget(
       name: "pgtable",
       dependencies: [
         "PageTablesTools",
+        "PageTableImages",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -71,6 +79,9 @@ let package = Package(
       dependencies: [
         "MMUModel", "PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools",
       ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "PageTableImagesTests", dependencies: ["PageTableImages", "PageTables", "pgtable"],
       swiftSettings: strict),
   ]
 )

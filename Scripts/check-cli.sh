@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command line's basics, as README's "Exit codes" documents them: --version,
-# usage errors exit 64 (unknown subcommand, `help UNKNOWN`, a conformance filter
+# usage errors exit 2 (unknown subcommand, `help UNKNOWN`, a conformance filter
 # that matches nothing, which also lists the configurations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ expect() { # expect STATUS PATTERN ARGUMENTS...
 version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/PageTablesTools/PackageVersion.swift)"
 expect 0 "^$version\$" --version
 expect 0 "SUBCOMMANDS" --help
-expect 64 "unknown subcommand 'UNKNOWN'" help UNKNOWN
-expect 64 "Unexpected argument 'bogus'" bogus
-expect 64 "ARM64 s1 4K ias48 oas48 host-built" conformance --filter "no such machine"
+expect 2 "unknown subcommand 'UNKNOWN'" help UNKNOWN
+expect 2 "Unexpected argument 'bogus'" bogus
+expect 2 "ARM64 s1 4K ias48 oas48 host-built" conformance --filter "no such machine"
 exit "$failed"

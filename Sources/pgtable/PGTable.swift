@@ -4,30 +4,28 @@ import PageTablesTools
 /// The `pgtable` command: a thin front end; everything it does is library code in
 /// `PageTablesTools`.
 ///
-/// Exit codes: 0 success, 1 a failed run (a conformance mismatch, a runtime error),
-/// 64 a usage error (unknown subcommand or option, bad value).
+/// Exit codes: 0 success, 1 findings or a failed run (bad entries, differences, a
+/// conformance mismatch), 2 a usage or input error (unknown subcommand or option,
+/// bad value, unreadable input).
 @main
 struct PGTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "pgtable",
     abstract: "Owned physical pages and the hardware page tables built on them.",
-    discussion: "Exit codes: 0 success, 1 a failed run, 64 a usage error.",
+    discussion: "Exit codes: 0 success, 1 findings or a failed run, 2 a usage or input error.",
     version: PackageVersion.current,
-    subcommands: [DemoCommand.self, ConformanceCommand.self])
+    subcommands: [
+      DemoCommand.self, ConformanceCommand.self, BuildCommand.self, DumpCommand.self,
+    ])
 
   /// Parses and runs, refusing `help` for a subcommand that does not exist (the
   /// parser would print the top-level help and succeed).
   static func main() {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if arguments.first == "help", let problem = unknownHelpTopic(arguments.dropFirst()) {
-      exit(withError: ValidationError(problem))
+      Command.exit(Self.self, usageError: ValidationError(problem))
     }
-    do {
-      var command = try parseAsRoot(arguments)
-      try command.run()
-    } catch {
-      exit(withError: error)
-    }
+    Command.main(Self.self, arguments)
   }
 
   /// Why `pgtable help <path>` names no command, or nil when it does.
