@@ -59,6 +59,7 @@ let package = Package(
       dependencies: [
         "PageTablesTools",
         "PageTableImages",
+        "MMUModel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),

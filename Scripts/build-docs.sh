@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The modules whose every public symbol must carry a doc comment. A module joins
 # when its documentation is complete.
-documented=(PhysicalPages PhysicalPageTables PageTablesTools GPUVirtualMemory)
+documented=(PhysicalPages PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
 scratch="${SCRATCH_PATH:-.build}"
 out="$scratch/docs"
 mkdir -p "$out"

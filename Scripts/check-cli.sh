@@ -26,4 +26,6 @@ expect 0 "SUBCOMMANDS" --help
 expect 2 "unknown subcommand 'UNKNOWN'" help UNKNOWN
 expect 2 "Unexpected argument 'bogus'" bogus
 expect 2 "ARM64 s1 4K ias48 oas48 host-built" conformance --filter "no such machine"
+expect 1 "staleTranslation" replay Examples/Traces/unmap-without-invalidation.jsonl
+expect 2 "cannot read trace" replay /nonexistent.jsonl
 exit "$failed"

@@ -39,7 +39,7 @@ import Synchronization
 /// from two places is tracked at the last one); and tables the engine writes on
 /// another thread while the model looks are seen mid-update, as hardware would.
 ///
-/// Table frees reach the model through ``observing(_:)`` (a ``TableMemory`` that
+/// Table frees reach the model through ``observing(_:)`` (a `TableMemory` that
 /// forwards to yours and tells the model), data-page frees through
 /// ``pageFreed(physicalAddress:byteCount:)``.
 public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
@@ -113,7 +113,7 @@ public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
     core.withLock { $0.invalidate(command, vmid: vmid) }
   }
 
-  /// A ``TLBInvalidator`` issuing `space`'s commands to this model: hand it to a
+  /// A `TLBInvalidator` issuing `space`'s commands to this model: hand it to a
   /// `TLBGather` and the engine's flushes reach the model unchanged.
   public func invalidator(for space: AddressSpace) -> MMUInvalidator<Format, Memory> {
     MMUInvalidator(mmu: self, space: space)

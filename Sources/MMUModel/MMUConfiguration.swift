@@ -52,6 +52,8 @@ public struct MMUConfiguration: Hashable, Sendable {
   /// engine do.
   public var hasBBMLevel2: Bool
 
+  /// A configuration; the defaults are a 256-entry 4-way LRU TLB, 16 walk-cache
+  /// entries per level, runs cached whole, and checking that reports.
   public init(
     tlbEntries: Int = 256, tlbWays: Int = 4, replacement: Replacement = .leastRecentlyUsed,
     walkCacheEntries: Int = 16, cacheContiguousRuns: Bool = true, checking: Checking = .report,

@@ -1,6 +1,6 @@
 import PageTables
 
-/// The ``TLBInvalidator`` of one address space of an ``MMU``: the engine's gather
+/// The `TLBInvalidator` of one address space of an ``MMU``: the engine's gather
 /// flush issues its commands through it, unchanged.
 ///
 /// ```swift
@@ -26,6 +26,7 @@ public struct MMUInvalidator<Format: PageTableFormat, Memory: TableMemory>: TLBI
   /// Every command issued, in order (for tests that assert on them).
   public private(set) var commands: [TLBInvalidation] = []
 
+  /// An invalidator sending `space`'s commands to `mmu` (``MMU/invalidator(for:)``).
   public init(mmu: MMU<Format, Memory>, space: AddressSpace) {
     self.mmu = mmu
     self.space = space

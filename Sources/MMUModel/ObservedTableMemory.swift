@@ -18,6 +18,7 @@ public struct ObservedTableMemory<Base: TableMemory>: TableMemory {
   /// Who is told.
   public let observer: any TableEventObserver
 
+  /// Memory forwarding to `base` and telling `observer` (``MMU/observing(_:)``).
   public init(_ base: Base, observer: any TableEventObserver) {
     self.base = base
     self.observer = observer

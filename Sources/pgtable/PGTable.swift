@@ -16,6 +16,7 @@ struct PGTable: ParsableCommand {
     version: PackageVersion.current,
     subcommands: [
       DemoCommand.self, ConformanceCommand.self, BuildCommand.self, DumpCommand.self,
+      ReplayCommand.self,
     ])
 
   /// Parses and runs, refusing `help` for a subcommand that does not exist (the

@@ -12,7 +12,7 @@ public enum AccessKind: String, Hashable, Sendable, CaseIterable {
 
 /// Who makes an access: the privileged agent (EL1, S-mode, CPL 0, the GPU's
 /// firmware) or the less privileged one (EL0, U-mode, CPL 3, the GPU itself), as
-/// ``Protection/user`` selects.
+/// `Protection.user` selects.
 public enum Privilege: String, Hashable, Sendable {
   /// The privileged agent.
   case privileged
