@@ -45,6 +45,10 @@ public enum GPUVMError: Error, Equatable, Sendable {
   case notBoundToContext
   /// The object is evicted: revalidate it before binding it.
   case objectEvicted(BufferObjectID)
+  /// A VM still maps the object.
+  case objectInUse(BufferObjectID)
+  /// The prepared bind belongs to another VM.
+  case wrongVM
 }
 
 extension GPUVMError: CustomStringConvertible {
@@ -73,6 +77,8 @@ extension GPUVMError: CustomStringConvertible {
     case .noFreeASID: "every ASID is taken"
     case .notBoundToContext: "the VM is not bound to a context slot"
     case .objectEvicted(let o): "object \(o.rawValue) is evicted"
+    case .objectInUse(let o): "object \(o.rawValue) is still mapped"
+    case .wrongVM: "the prepared bind belongs to another VM"
     }
   }
 }

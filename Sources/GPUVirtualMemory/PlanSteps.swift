@@ -114,7 +114,7 @@ public struct UnmapStep: ~Copyable {
 /// method receives the step as a `~Copyable` value and must return the
 /// ``PerformedStep`` that only performing it yields, so a skipped step does not
 /// compile, and a dropped one traps with its name.
-public protocol PlanStepHandler {
+public protocol PlanStepHandler: ~Copyable {
   /// Carries out a map step.
   mutating func map(_ step: consuming MapStep, in space: inout GPUVASpace) -> PerformedStep
   /// Carries out a remap step.
@@ -147,7 +147,7 @@ extension GPUVASpace {
   /// Hands each step of `plan` to `handler`, in order.
   /// - Throws: ``GPUVMError/stalePlan`` (before any step) if the space changed since
   ///   the plan was made.
-  public mutating func apply<Handler: PlanStepHandler>(
+  public mutating func apply<Handler: PlanStepHandler & ~Copyable>(
     _ plan: GPUVAPlan, handler: inout Handler
   ) throws(GPUVMError) {
     guard plan.generation == generation else { throw .stalePlan }
@@ -155,7 +155,9 @@ extension GPUVASpace {
   }
 
   /// Hands each step to `handler`; the plan is known to be current.
-  mutating func applyChecked<Handler: PlanStepHandler>(_ plan: GPUVAPlan, handler: inout Handler) {
+  mutating func applyChecked<Handler: PlanStepHandler & ~Copyable>(
+    _ plan: GPUVAPlan, handler: inout Handler
+  ) {
     for (index, step) in plan.steps.enumerated() {
       let answered = handOver(step, index: index, to: &handler)
       precondition(
@@ -165,7 +167,7 @@ extension GPUVASpace {
   }
 
   /// Hands one step to `handler`; returns the index its proof names.
-  mutating func handOver<Handler: PlanStepHandler>(
+  mutating func handOver<Handler: PlanStepHandler & ~Copyable>(
     _ step: PlanStep, index: Int, to handler: inout Handler
   ) -> Int {
     switch step {

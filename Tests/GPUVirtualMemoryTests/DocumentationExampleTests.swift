@@ -1,4 +1,7 @@
 import GPUVirtualMemory
+import PageTables
+import PhysicalPageTables
+import PhysicalPages
 import Testing
 
 /// The DocC catalog's examples, line for line.
@@ -18,5 +21,21 @@ import Testing
       ])
     try space.apply(plan)
     #expect(space.vas.count == 2)
+  }
+
+  /// The binding example in the same catalog.
+  @Test func catalogBindingExample() throws {
+    let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
+    let device = GPUDevice(pageSource: PhysicalPageSource(ram))
+    let vm = try GPUVM(
+      device: device, format: AppleUATFormat(), tableMemory: PhysicalPageTableMemory(ram))
+    try vm.bindToContext()
+    let object = try device.makeObject(size: 0x10000)
+    let prepared = try vm.prepare(
+      vm.space.planMap(
+        MapRequest(address: 0x10_0000, range: 0x10000, backing: .object(object.id, offset: 0))))
+    let report = vm.complete(vm.commit(prepared))
+    #expect(report.mappedBytes == 0x10000)
+    #expect(vm.tearDown().isClean)
   }
 }
