@@ -12,7 +12,7 @@ import Synchronization
 /// ## Aliasing contract
 /// Methods take the page `borrowing`, yet write: the bytes live in the machine's
 /// memory, not in the `Page` value, and other owners (``SharedPage`` copies, borrows
-/// through ``PhysicalMemory/withPage(at:_:)``, a ``VmallocBuffer`` view, hardware)
+/// through `PhysicalMemory.withPage(at:_:)`, a ``VmallocBuffer`` view, hardware)
 /// may reach the same bytes. As with the kernel's pages, callers that share a block
 /// across threads must order their accesses themselves (a lock, or a hand-off that
 /// synchronises); concurrent unsynchronised writes to the same bytes are a data race.

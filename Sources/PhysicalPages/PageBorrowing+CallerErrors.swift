@@ -1,6 +1,6 @@
 /// Borrowing a page with a closure that throws the caller's own errors.
 ///
-/// The checked borrows (``PhysicalMemory/withPage(at:_:)`` and the lookups) can
+/// The checked borrows (`PhysicalMemory.withPage(at:_:)` and the lookups) can
 /// fail themselves with a ``PageError``, so their closures throw `PageError` and so
 /// do they. These overloads take a closure with any thrown type — plain `try`, the
 /// caller's own error enum, or none — and throw whichever error ended the call: the
@@ -17,7 +17,7 @@
 /// ```
 extension PhysicalMemory {
   /// Borrows the allocated block at `address` for `body`, which may throw any error
-  /// (see ``withPage(at:_:)`` for the checks).
+  /// (see `withPage(at:_:)` for the checks).
   ///
   /// - Throws: the lookup's ``PageError``, or the error `body` threw.
   @_disfavoredOverload
@@ -29,7 +29,7 @@ extension PhysicalMemory {
   }
 
   /// `virt_to_page` with a closure that may throw any error (see
-  /// ``withPage(directMapAddress:_:)``).
+  /// `withPage(directMapAddress:_:)`).
   ///
   /// - Throws: the lookup's ``PageError``, or the error `body` threw.
   @_disfavoredOverload @safe
@@ -42,7 +42,7 @@ extension PhysicalMemory {
   }
 
   /// `vmalloc_to_page` with a closure that may throw any error (see
-  /// ``withPage(vmallocAddress:_:)``).
+  /// `withPage(vmallocAddress:_:)`).
   ///
   /// - Throws: the lookup's ``PageError``, or the error `body` threw.
   @_disfavoredOverload @safe
@@ -55,7 +55,7 @@ extension PhysicalMemory {
   }
 
   /// `page_slice_to_page` with a closure that may throw any error (see
-  /// ``withPage(slice:_:)``).
+  /// `withPage(slice:_:)`).
   ///
   /// - Throws: the lookup's ``PageError``, or the error `body` threw.
   @_disfavoredOverload @safe
@@ -69,7 +69,7 @@ extension PhysicalMemory {
 
 extension Page {
   /// `with_pointer_into_page` with a closure that may throw any error (see
-  /// ``withPointer(into:count:_:)``).
+  /// `withPointer(into:count:_:)`).
   ///
   /// - Throws: ``PageError/outOfBounds(frame:offset:count:limit:)`` for a range
   ///   outside the block, or the error `body` threw.

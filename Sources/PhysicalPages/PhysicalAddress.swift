@@ -2,7 +2,7 @@
 ///
 /// Physical addresses are what page tables store and what devices see. They are
 /// plain numbers: holding one gives no access to memory. Turn one into access with
-/// ``PhysicalMemory/withPage(at:_:)`` or take ownership back with
+/// `PhysicalMemory.withPage(at:_:)` or take ownership back with
 /// ``Page/init(fromPhysicalAddress:in:)``.
 ///
 /// ```swift
