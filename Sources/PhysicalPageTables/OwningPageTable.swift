@@ -16,7 +16,7 @@ import Synchronization
 /// let gpu = try OwningPageTable(format: AppleUATFormat(), physicalMemory: ram)
 /// let buffer = try ram.allocatePages(order: 2, zeroed: true)   // 16 KiB
 /// try gpu.map(buffer, at: 0x1_0000_0000, protection: .readWrite)  // the table owns it
-/// var gather = PageGather(invalidator: myTLB)
+/// var gather = PageGather(releasingPagesAfter: myTLB)
 /// try gpu.unmap(virtualAddress: 0x1_0000_0000, size: 0x4000, gather: &gather)
 /// gpu.flush(&gather)                                           // now it is freed
 /// ```
@@ -93,7 +93,7 @@ public final class OwningPageTable<Format: PageTableFormat>: Sendable {
     let end = virtualAddress &+ size
     guard size > 0, end > virtualAddress else {
       // The engine names the fault (zero size, overflow).
-      return try unmapRange(virtualAddress, size, gather: &gather.tlb)
+      return try unmapRange(virtualAddress, size, gather: &gather)
     }
     return try mappings.withLock { (mappings) throws(PageMappingError) -> UInt64 in
       var inside: [UInt64] = []
@@ -103,19 +103,21 @@ public final class OwningPageTable<Format: PageTableFormat>: Sendable {
         }
         inside.append(start)
       }
-      let bytes = try unmapRange(virtualAddress, size, gather: &gather.tlb)
+      let bytes = try unmapRange(virtualAddress, size, gather: &gather)
       for start in inside {
-        if let mapping = mappings.removeValue(forKey: start) { gather.pages.append(mapping.page) }
+        if let mapping = mappings.removeValue(forKey: start) {
+          gather.invalidator.pages.append(mapping.page)
+        }
       }
       return bytes
     }
   }
 
   /// Invalidates the TLB for everything `gather` collected, frees the tables it
-  /// holds, and then drops the references on the pages it holds.
+  /// holds, and drops the references on the pages it holds after the invalidation
+  /// (`table.flush(&gather)` does the same).
   public func flush<Invalidator: TLBInvalidator>(_ gather: inout PageGather<Invalidator>) {
-    table.flush(&gather.tlb)
-    gather.pages.removeAll()
+    table.flush(&gather)
   }
 
   /// The page mapped with its first byte at `virtualAddress`, if any.

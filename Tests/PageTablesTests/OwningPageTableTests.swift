@@ -21,14 +21,42 @@ import Testing
     #expect(gpu.table.translate(0x1_0000_3008)?.physicalAddress == address + 0x3008)
     #expect(gpu.mappedPageCount == 1 && gpu.page(at: 0x1_0000_0000)?.physicalAddress == address)
 
-    var gather = PageGather(invalidator: RecordingTLB())
+    var gather = PageGather(releasingPagesAfter: RecordingTLB())
     #expect(try gpu.unmap(virtualAddress: 0x1_0000_0000, size: 0x4000, gather: &gather) == 0x4000)
-    #expect(gather.heldPages == 1 && isAllocated(address, in: ram))  // not yet invalidated
+    #expect(gather.invalidator.heldPages == 1 && isAllocated(address, in: ram))  // not yet invalidated
     #expect(gpu.table.translate(0x1_0000_0000) == nil)
     gpu.flush(&gather)
-    #expect(gather.tlb.invalidator.covers(0x1_0000_0000))
-    #expect(gather.heldPages == 0 && !isAllocated(address, in: ram))
+    #expect(gather.invalidator.base.covers(0x1_0000_0000))
+    #expect(gather.invalidator.heldPages == 0 && !isAllocated(address, in: ram))
     #expect(gpu.mappedPageCount == 0)
+  }
+
+  /// An invalidator that notes, at each invalidation, whether a page is still
+  /// allocated (it must be: pages are released only after their invalidation).
+  struct WatchingTLB: TLBInvalidator {
+    final class Log: @unchecked Sendable { var pageAllocatedAtInvalidation: [Bool] = [] }
+    let log = Log()
+    let watched: () -> Bool
+    mutating func invalidateAll() { log.pageAllocatedAtInvalidation.append(watched()) }
+    mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {
+      log.pageAllocatedAtInvalidation.append(watched())
+    }
+  }
+
+  @Test func aDroppedGatherInvalidatesBeforeItReleasesThePages() throws {
+    let ram = try PhysicalMemory()
+    let gpu = try OwningPageTable(format: AppleUATFormat(), physicalMemory: ram)
+    let page = try ram.allocatePages(order: 2)
+    let address = page.physicalAddress
+    try gpu.map(page, at: 0x2_0000_0000, protection: .readWrite)
+    let tlb = WatchingTLB { isAllocated(address, in: ram) }
+    do {
+      var gather = PageGather(releasingPagesAfter: tlb)
+      try gpu.unmap(virtualAddress: 0x2_0000_0000, size: 0x4000, gather: &gather)
+      #expect(gather.invalidator.heldPages == 1)
+    }  // dropped unflushed: it flushes itself
+    #expect(tlb.log.pageAllocatedAtInvalidation == [true])
+    #expect(!isAllocated(address, in: ram))
   }
 
   @Test func droppingEveryOtherOwnerOfAMappedSharedPageDoesNotFreeIt() throws {
@@ -44,7 +72,7 @@ import Testing
     let next = try ram.allocatePage()
     #expect(next.physicalAddress != address)
     #expect(gpu.table.translate(0x40_0000)?.physicalAddress == address)
-    var gather = PageGather(invalidator: RecordingTLB())
+    var gather = PageGather(releasingPagesAfter: RecordingTLB())
     try gpu.unmap(virtualAddress: 0, size: 1 << 30, gather: &gather)
     gpu.flush(&gather)
     #expect(!isAllocated(address, in: ram))
@@ -54,12 +82,12 @@ import Testing
     let ram = try PhysicalMemory()
     let gpu = try OwningPageTable(format: AppleUATFormat(), physicalMemory: ram)
     try gpu.map(try ram.allocatePages(order: 3), at: 0x1_0000_0000, protection: .readWrite)
-    var gather = PageGather(invalidator: RecordingTLB())
+    var gather = PageGather(releasingPagesAfter: RecordingTLB())
     #expect(throws: PageMappingError.splitsMappedPage(virtualAddress: 0x1_0000_0000, size: 0x8000))
     {
       try gpu.unmap(virtualAddress: 0x1_0000_4000, size: 0x4000, gather: &gather)
     }
-    #expect(gpu.table.translate(0x1_0000_4000) != nil && gather.heldPages == 0)
+    #expect(gpu.table.translate(0x1_0000_4000) != nil && gather.invalidator.heldPages == 0)
     #expect(throws: PageMappingError.pageTable(.zeroSize)) {
       try gpu.unmap(virtualAddress: 0x1_0000_0000, size: 0, gather: &gather)
     }
@@ -81,7 +109,7 @@ import Testing
       #expect(error == .alreadyMapped(virtualAddress: 0x1000))
     }
     #expect(!isAllocated(address, in: ram) && gpu.mappedPageCount == 1)
-    var gather = PageGather(invalidator: RecordingTLB())
+    var gather = PageGather(releasingPagesAfter: RecordingTLB())
     try gpu.unmap(virtualAddress: 0x1000, size: 0x1000, gather: &gather)
     gpu.flush(&gather)
   }
