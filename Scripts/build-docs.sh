@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds a DocC archive for every Swift module of every library product, with
 # the toolchain's `docc` straight from the symbol graphs of the debug build (no
-# plugin, no second build), and fails on any DocC warning. Then checks that no
-# public symbol of the modules in `documented` below lacks a
-# doc comment (Scripts/check-doc-coverage.py).
+# plugin, no second build). A module in `zeroWarnings` fails on any DocC warning;
+# any other (a module still being written) has its warnings printed. Then checks
+# that no public symbol of the modules in `documented` lacks a doc comment
+# (Scripts/check-doc-coverage.py).
 #
 #   Scripts/build-docs.sh                 # archives in .build/docs/<Module>.doccarchive
 #   Scripts/build-docs.sh --preview Mod   # serve one module's docs at http://localhost:8080
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 # The modules whose every public symbol must carry a doc comment. A module joins
 # when its documentation is complete.
 documented=(PhysicalPages PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
+# The modules held to zero DocC warnings (broken links, undocumented parameters).
+zeroWarnings=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
 scratch="${SCRATCH_PATH:-.build}"
 out="$scratch/docs"
 mkdir -p "$out"
@@ -60,13 +63,21 @@ for module in "$@"; do
   catalog=()
   [ -d "Sources/$module/$module.docc" ] && catalog=("Sources/$module/$module.docc")
   common=(--additional-symbol-graph-dir "$input" --fallback-display-name "$module"
-    --fallback-bundle-identifier "PageTables.$module" --warnings-as-errors)
+    --fallback-bundle-identifier "PageTables.$module")
+  strict=0
+  for name in "${zeroWarnings[@]}"; do [ "$name" = "$module" ] && strict=1; done
+  [ "$strict" = 1 ] && common+=(--warnings-as-errors)
   if [ "$preview" = 1 ]; then
     exec docc preview "${catalog[@]}" "${common[@]}" --port 8080
   fi
   docc convert "${catalog[@]}" "${common[@]}" --transform-for-static-hosting \
     --output-path "$out/$module.doccarchive" >"$out/$module.log" 2>&1 \
     || { cat "$out/$module.log" >&2; failed="$failed $module"; continue; }
+  warnings="$(grep -c '^warning:' "$out/$module.log" || true)"
+  if [ "$warnings" != 0 ]; then
+    grep -A2 '^warning:' "$out/$module.log" >&2
+    echo "docs: $module has $warnings DocC warning(s) (not yet held to zero: see zeroWarnings)"
+  fi
   echo "docs: $module -> $out/$module.doccarchive"
 done
 if [ -n "$failed" ]; then

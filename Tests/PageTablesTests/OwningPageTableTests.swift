@@ -23,7 +23,8 @@ import Testing
 
     var gather = PageGather(releasingPagesAfter: RecordingTLB())
     #expect(try gpu.unmap(virtualAddress: 0x1_0000_0000, size: 0x4000, gather: &gather) == 0x4000)
-    #expect(gather.invalidator.heldPages == 1 && isAllocated(address, in: ram))  // not yet invalidated
+    // Not yet invalidated: the gather still holds the page.
+    #expect(gather.invalidator.heldPages == 1 && isAllocated(address, in: ram))
     #expect(gpu.table.translate(0x1_0000_0000) == nil)
     gpu.flush(&gather)
     #expect(gather.invalidator.base.covers(0x1_0000_0000))

@@ -246,6 +246,7 @@ extension ARM64Format {
   /// `rootAddress`: its TTBR (the other one 0 and its walks disabled), TCR and MAIR.
   ///
   /// - Parameters:
+  ///   - rootAddress: the physical address of the table's root (`table.rootAddress()`).
   ///   - asid: the address-space identifier the TTBR carries (TCR.AS is set when it
   ///     needs more than 8 bits; TCR.A1 selects TTBR1's for a TTBR1 table).
   ///   - memoryAttributes: MAIR; give one whose attributes mean what your leaves'
@@ -300,6 +301,7 @@ extension ARM64Format {
   /// ``concatenatedTables``) is at `rootAddress`.
   ///
   /// - Parameters:
+  ///   - rootAddress: the physical address of the table's root (`table.rootAddress()`).
   ///   - vmid: the virtual machine identifier VTTBR carries (VTCR.VS is set when it
   ///     needs more than 8 bits).
   ///   - hardwareAccessFlag: set VTCR.HA (always with `dirtyTracking`, which also

@@ -42,6 +42,7 @@ extension RISCVFormat {
   /// The registers for the table whose root is at `rootAddress`.
   ///
   /// - Parameters:
+  ///   - rootAddress: the physical address of the table's root (`table.rootAddress()`).
   ///   - asid: the address-space identifier (as many bits as the hart's ASIDLEN).
   ///   - hardwareAccessedDirty: set menvcfg.ADUE (Svadu), so leaves mapped with
   ///     ``Protection/accessed`` false, and stores to clean writable leaves, are
