@@ -23,6 +23,15 @@ let package = Package(
     benchmarkTarget("PageAllocatorBenchmarks", dependencies: ["PhysicalPages"]),
     benchmarkTarget(
       "PageTableBenchmarks", dependencies: ["PageTables", "PhysicalPages", "PhysicalPageTables"]),
+    // Runs one operation N times for callgrind's instruction counts (see its header).
+    .executableTarget(
+      name: "InstructionCounts",
+      dependencies: [
+        .product(name: "PageTables", package: pageTablesPackage),
+        .product(name: "PhysicalPages", package: pageTablesPackage),
+        .product(name: "PhysicalPageTables", package: pageTablesPackage),
+      ],
+      path: "InstructionCounts"),
   ]
 )
 

@@ -127,6 +127,8 @@ import Testing
     }
     #expect(errors.runs.isEmpty)
     #expect(table.dump().isEmpty)
-    #expect(table.retiredTableCount == 0)
+    var gather = TLBGather(invalidator: RecordingTLB())
+    table.flush(&gather)
+    #expect(table.retiredTableCount == 0, "a flush after the operations reclaimed every table")
   }
 }

@@ -19,8 +19,8 @@ extension PageTable {
   ) throws(PageTableError) {
     guard format.tracksDirtyState else { throw .dirtyTrackingUnsupported }
     let start = try locate(virtualAddress, size: size)
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     var visitor = DirtyTables()
     walkRange(start: start, end: start &+ size, visitor: &visitor)
     // Clean leaf by leaf, table by table, from the collected leaf tables.

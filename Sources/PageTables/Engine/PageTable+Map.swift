@@ -59,8 +59,8 @@ extension PageTable {
     var templates = InlineArray<6, UInt64>(repeating: 0)
     let pageLevel = levelCount &- 1
     templates[pageLevel] = try format.leafTemplate(for: protection, level: pageLevel)
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     var cursor = MapCursor(
       virtualAddress: start, physicalAddress: physicalAddress, end: start &+ size,
       protection: protection, templates: templates, ready: 1 << UInt8(pageLevel))

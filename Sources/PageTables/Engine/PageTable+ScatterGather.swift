@@ -61,8 +61,8 @@ extension PageTable {
     let pageLevel = levelCount &- 1
     templates[pageLevel] = try format.leafTemplate(for: protection, level: pageLevel)
     var ready: UInt8 = 1 << UInt8(pageLevel)
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     var position = start
     for segment in segments {
       var cursor = MapCursor(

@@ -79,8 +79,8 @@ extension PageTable {
       throw .virtualAddressOutOfRange(virtualAddress)
     }
     let boundary = virtualAddress & indexMask
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     let (rootAddress, base) = root(for: boundary)
     // SAFETY: the root stays allocated while the table lives.
     let view = unsafe memory.unsafeTable(at: rootAddress, byteCount: plan(0).tableBytes)

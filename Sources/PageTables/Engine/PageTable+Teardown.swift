@@ -4,7 +4,7 @@ extension PageTable {
   /// trap, with ``PageTableOptions/trapOnLeakedMappings``) and cleared, and then the
   /// table is given back. No table is ever leaked, whatever was left mapped.
   func tearDown() {
-    reclaim(upTo: ~0)
+    reclaim(before: .max)
     var leaks = RunCollector()
     for root in 0..<rootCount {
       let base = UInt64(root) << UInt64(rootCoverageBits)

@@ -70,15 +70,19 @@ extension PageTable {
     virtualAddress: UInt64, size: UInt64, gather: inout TLBGather<Invalidator>
   ) throws(PageTableError) -> UInt64 {
     let start = try locate(virtualAddress, size: size)
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     let result = removeRange(start: start, end: start &+ size, sink: &gather)
     if result.outOfMemory { throw .outOfTableMemory }
     return result.bytes
   }
 
   /// Invalidates the TLB for everything `gather` collected, then frees the tables it
-  /// holds (once no operation in flight can still reach them).
+  /// holds (once no operation in flight can still reach them) and any retired
+  /// earlier that no operation can reach any more. If more than
+  /// ``maximumWaitingTables`` would be left waiting, it waits until the operations
+  /// that began before they were unlinked have finished; so never flush from inside
+  /// a walk's visitor on the same table.
   ///
   /// The tables go back to the table that unlinked them even if `gather` was filled
   /// by another table (which then frees them); a gather is never misused silently.
@@ -89,29 +93,14 @@ extension PageTable {
       gather.removeFreedTables()
       return
     }
-    if gather.freedTableCount == 0 && !hasUnreclaimedTables {
-      // No table to free or reclaim, so no table is touched: invalidate only, without
-      // entering the reclamation counter.
-      gather.invalidatePending()
-      return
-    }
-    let others = enterOperationCountingOthers()
+    // Invalidate first: only then may the hardware no longer reach the tables.
     gather.invalidatePending()
     if gather.freedTableCount != 0 {
-      if others == 0 {
-        // No operation was in flight when this one began, and every later one
-        // started after the tables were unlinked (the unlinking stores are ordered
-        // before this operation's entry, which later entries read), so nothing can
-        // still reach them: free them now, without the retired list.
-        gather.forEachFreedTable { address, byteCount in
-          memory.freeTable(at: address, byteCount: byteCount)
-        }
-      } else {
-        retire(gather)
-      }
+      retire(gather)
       gather.removeFreedTables()
+    } else if hasUnreclaimedTables {
+      reclaim()
     }
-    exitOperation()
   }
 
   /// Removes `[start, end)` (index space) from every root.

@@ -54,15 +54,15 @@ extension PageTable {
     virtualAddress: UInt64, size: UInt64, visitor: inout Visitor
   ) throws(PageTableError) {
     let start = try locate(virtualAddress, size: size)
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     walkRange(start: start, end: start &+ size, visitor: &visitor)
   }
 
   /// Walks every table and leaf of the table.
   public func walkAll<Visitor: PageTableVisitor>(visitor: inout Visitor) {
-    enterOperation()
-    defer { exitOperation() }
+    let operation = enterOperation()
+    defer { exitOperation(operation) }
     let end = indexMask == ~0 ? ~0 : indexMask &+ 1
     walkRange(start: 0, end: end, visitor: &visitor)
   }

@@ -22,9 +22,11 @@ import Synchronization
 /// zero is marked dead with compare-and-swap before it is unlinked, so a racing
 /// mapper sees the mark and walks again from the root. Unlinked tables are freed
 /// only after ``flush(_:)`` invalidated the TLB *and* every operation that could
-/// still hold a pointer to them has finished (a quiescent-state check on an
-/// operation counter). Operations on overlapping ranges must be serialised by the
-/// caller, as with every hardware page-table library.
+/// still hold a pointer to them has finished (epoch-based reclamation: each
+/// operation announces itself in a per-thread reader slot, so readers share no
+/// written cache line; at most ``maximumWaitingTables`` wait, whatever readers do).
+/// Operations on overlapping ranges must be serialised by the caller, as with every
+/// hardware page-table library.
 ///
 /// ## Invariants
 /// - A table's bookkeeping word counts its non-empty entries (plus in-flight
@@ -64,11 +66,11 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
   /// rule, unless the options declare FEAT_BBM level 2).
   let breaksBeforeMake: Bool
 
-  // Reclamation: operations in flight, and tables waiting for a quiescent moment.
-  let activeOperations = Atomic<Int>(0)
-  let retireSequence = Atomic<UInt64>(0)
-  /// The highest sequence number reclaimed so far (skips the lock when nothing is new).
-  let reclaimedSequence = Atomic<UInt64>(0)
+  // Reclamation (Reclamation.swift): the epoch, the operations in flight, one
+  // reader slot each, and the unlinked tables waiting for them to finish.
+  @usableFromInline let epoch = Atomic<UInt64>(1)
+  @usableFromInline let readers = ReaderSlots()
+  let retiredCount = Atomic<Int>(0)
   let retiredLock = SpinLock()
   var retired: [RetiredTable] = []
 

@@ -6,73 +6,182 @@ import Synchronization
 
 /// A table unlinked from the tree, waiting until no operation can still hold it.
 struct RetiredTable {
-  var sequence: UInt64
+  /// The reclamation epoch when it was retired: readers that entered in a later
+  /// epoch cannot reach it.
+  var epoch: UInt64
   var address: UInt64
   var byteCount: Int
 }
 
-extension PageTable {
-  /// Marks the start of an operation that may follow pointers into the tree.
-  @inline(__always)
-  func enterOperation() {
-    activeOperations.wrappingAdd(1, ordering: .acquiringAndReleasing)
+/// The slot an operation announced itself in (see ``ReaderSlots``); handed back
+/// to ``PageTable/exitOperation(_:)``.
+@usableFromInline
+struct OperationSlot {
+  @usableFromInline let index: Int
+  @usableFromInline init(index: Int) { self.index = index }
+}
+
+/// Epoch-based reclamation's read side: one announcement word per slot, each on
+/// its own pair of cache lines.
+///
+/// An operation that may follow pointers into the tree claims a free slot with
+/// compare-and-swap, writing the epoch it entered in, and clears it with a plain
+/// store when it leaves. The slot is picked from the address of the caller's
+/// stack, so threads (whose stacks are apart) land on different slots and never
+/// write a cache line another reader writes: the read side has no shared
+/// read-modify-write. A slot that is taken is skipped for the next one.
+///
+/// A flush frees an unlinked table once no slot holds an epoch at or before the
+/// one the table was retired in. Every operation ends, so that moment always
+/// comes, however many readers keep starting new operations.
+///
+/// ## Invariants
+/// `words` points at `count * stride` initialized atomic words, of which every
+/// `stride`-th is a slot: 0 when free, `epoch << 1 | 1` while an operation holds it.
+@safe
+@usableFromInline
+struct ReaderSlots: ~Copyable {
+  /// Slots (more than the threads that normally touch one table at once).
+  @usableFromInline static var count: Int { 64 }
+  /// Words from one slot to the next: 128 bytes, so that neither the line nor its
+  /// prefetch partner is shared.
+  @usableFromInline static var stride: Int { 16 }
+  @usableFromInline let words: UnsafeMutablePointer<Atomic<UInt64>>
+
+  init() {
+    let total = Self.count * Self.stride
+    // SAFETY: a fresh allocation, each word initialized before use.
+    unsafe words = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: total)
+    for i in 0..<total { unsafe (words + i).initialize(to: Atomic(0)) }
   }
 
-  /// Marks the start of an operation; returns how many others were in flight.
+  /// Slot `index`'s word.
+  @inlinable @inline(__always)
+  func slot(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+    // SAFETY: every caller passes an index below `count` (masked or looped).
+    unsafe words + index &* Self.stride
+  }
+
+  deinit {
+    unsafe words.deinitialize(count: Self.count * Self.stride)
+    unsafe words.deallocate()
+  }
+}
+
+extension PageTable {
+  /// Most unlinked tables that may wait to be freed: a flush that would leave
+  /// more waits (a grace period) until the operations that could still hold them
+  /// have finished.
+  public static var maximumWaitingTables: Int { 128 }
+
+  /// Marks the start of an operation that may follow pointers into the tree:
+  /// announces the current epoch in a reader slot. Pass the result to
+  /// ``exitOperation(_:)`` when the operation ends.
   @inline(__always)
-  func enterOperationCountingOthers() -> Int {
-    activeOperations.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
+  func enterOperation() -> OperationSlot {
+    var marker: UInt8 = 0
+    // SAFETY: only the stack address is used (as a per-thread hash), never the memory.
+    let stack = unsafe withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
+    var index = Int(truncatingIfNeeded: ((UInt64(stack) >> 14) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+    let announced = epoch.load(ordering: .acquiring) << 1 | 1
+    while true {
+      // SAFETY: index < ReaderSlots.count.
+      let word = unsafe readers.slot(index)
+      if unsafe word.pointee.load(ordering: .relaxed) == 0 {
+        let claimed = unsafe word.pointee.compareExchange(
+          expected: 0, desired: announced, ordering: .sequentiallyConsistent
+        ).exchanged
+        if claimed { break }
+      }
+      index = (index &+ 1) & (ReaderSlots.count &- 1)
+    }
+    #if !arch(x86_64)
+      // The announcement must be visible before the walk's loads (a locked
+      // compare-and-swap is already a full barrier on x86-64).
+      atomicMemoryFence(ordering: .sequentiallyConsistent)
+    #endif
+    return OperationSlot(index: index)
+  }
+
+  /// Marks the end of an operation: frees its reader slot (a plain store).
+  @inline(__always)
+  func exitOperation(_ operation: OperationSlot) {
+    unsafe readers.slot(operation.index).pointee.store(0, ordering: .releasing)
   }
 
   /// Whether retired tables wait to be reclaimed.
   @inline(__always)
   var hasUnreclaimedTables: Bool {
-    retireSequence.load(ordering: .acquiring) != reclaimedSequence.load(ordering: .relaxed)
+    retiredCount.load(ordering: .relaxed) != 0
   }
 
-  /// Marks the end of an operation. The last operation to leave frees every table
-  /// retired before it looked: every operation that could have seen such a table
-  /// began before the table was unlinked and has now finished.
-  @inline(__always)
-  func exitOperation() {
-    let seen = retireSequence.load(ordering: .acquiring)
-    let previous = activeOperations.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
-    if previous == 1 && seen != reclaimedSequence.load(ordering: .relaxed) {
-      reclaim(upTo: seen)
+  /// The oldest epoch an operation in flight entered in, or `UInt64.max` if none is
+  /// in flight.
+  func oldestActiveEpoch() -> UInt64 {
+    // Order the caller's unlinking stores before reading the slots (the other half
+    // of the readers' compare-and-swap).
+    atomicMemoryFence(ordering: .sequentiallyConsistent)
+    var oldest = UInt64.max
+    for i in 0..<ReaderSlots.count {
+      let value = unsafe readers.slot(i).pointee.load(ordering: .acquiring)
+      if value != 0 { oldest = min(oldest, value >> 1) }
     }
+    return oldest
   }
 
-  /// Adds unlinked tables, whose TLB entries were invalidated, to the retired list.
+  /// Takes the unlinked tables `gather` holds (their TLB entries were invalidated):
+  /// frees them at once if no operation in flight began before they were
+  /// unlinked, else adds them to the retired list. Then frees every retired table
+  /// no operation can still hold, waiting if more than ``maximumWaitingTables``
+  /// would be left.
   func retire<Invalidator: TLBInvalidator>(_ gather: borrowing TLBGather<Invalidator>) {
+    // Operations that load the new epoch began after the unlinking stores.
+    let tag = epoch.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
+    if oldestActiveEpoch() > tag {
+      gather.forEachFreedTable { address, byteCount in
+        memory.freeTable(at: address, byteCount: byteCount)
+      }
+      if hasUnreclaimedTables { reclaim() }
+      return
+    }
     retiredLock.withLock {
       gather.forEachFreedTable { address, byteCount in
-        let sequence = retireSequence.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
-        retired.append(RetiredTable(sequence: sequence, address: address, byteCount: byteCount))
+        retired.append(RetiredTable(epoch: tag, address: address, byteCount: byteCount))
       }
+      retiredCount.store(retired.count, ordering: .relaxed)
     }
+    reclaim()
   }
 
-  /// Frees retired tables with a sequence number up to `sequence`.
-  func reclaim(upTo sequence: UInt64) {
-    let ready: [RetiredTable] = retiredLock.withLock {
-      if sequence != ~0 && sequence > reclaimedSequence.load(ordering: .relaxed) {
-        reclaimedSequence.store(sequence, ordering: .relaxed)
-      }
-      guard !retired.isEmpty else { return [] }
-      var ready: [RetiredTable] = []
-      var waiting: [RetiredTable] = []
+  /// Frees every retired table that no operation in flight can hold; if more than
+  /// ``maximumWaitingTables`` are left, waits until the operations that hold them
+  /// have finished (every operation ends, so the wait does too; but a flush from
+  /// inside a walk's visitor on the same table would wait for itself).
+  func reclaim() {
+    while reclaim(before: oldestActiveEpoch()) > Self.maximumWaitingTables {}
+  }
+
+  /// Frees retired tables with an epoch before `oldest`; returns how many wait.
+  @discardableResult
+  func reclaim(before oldest: UInt64) -> Int {
+    var ready: [RetiredTable] = []
+    let waiting: Int = retiredLock.withLock {
+      guard !retired.isEmpty else { return 0 }
+      var kept: [RetiredTable] = []
       for table in retired {
-        if table.sequence <= sequence { ready.append(table) } else { waiting.append(table) }
+        if table.epoch < oldest { ready.append(table) } else { kept.append(table) }
       }
-      retired = waiting
-      return ready
+      retired = kept
+      retiredCount.store(kept.count, ordering: .relaxed)
+      return kept.count
     }
     for table in ready { memory.freeTable(at: table.address, byteCount: table.byteCount) }
+    return waiting
   }
 
-  /// Tables unlinked and flushed but not yet freed (they wait for a moment when no
-  /// operation is in flight).
-  public var retiredTableCount: Int { retiredLock.withLock { retired.count } }
+  /// Tables unlinked and flushed but not yet freed (they wait until every
+  /// operation that began before they were unlinked has finished).
+  public var retiredTableCount: Int { retiredCount.load(ordering: .relaxed) }
 
   /// Reserves `count` entries in a live table; `false` if the table is dead.
   @inline(__always)
