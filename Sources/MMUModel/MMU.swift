@@ -7,7 +7,7 @@ import Synchronization
 /// reachable, mapped pages freed, break-before-make violations).
 ///
 /// ```swift
-/// let image = ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+/// let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
 /// let mmu = try MMU(format: ARM64Format(granule: .k4, inputBits: 48), memory: image)
 /// let table = try PageTable(format: mmu.format, memory: mmu.observing(image))
 /// let space = mmu.attach(table, asid: 1)

@@ -5,7 +5,7 @@ import PageTables
 /// hardware could still reach it is reported the moment it happens.
 ///
 /// ```swift
-/// let image = ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+/// let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
 /// let mmu = try MMU(format: format, memory: image)
 /// let table = try PageTable(format: format, memory: mmu.observing(image))
 /// ```

@@ -12,7 +12,7 @@ struct NoInvalidation: TLBInvalidator {
 /// comment, line for line, with their comments turned into expectations.
 @Suite struct DocumentationExampleTests {
   @Test func theCatalogExampleRunsAsWritten() throws {
-    let image = ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+    let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
     let format = try ARM64Format(granule: .k4, inputBits: 48)
     let mmu = try MMU(format: format, memory: image)
     let table = try PageTable(format: format, memory: mmu.observing(image))
@@ -36,7 +36,7 @@ struct NoInvalidation: TLBInvalidator {
   }
 
   @Test func theMMUDocCommentExampleRunsAsWritten() throws {
-    let image = ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+    let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
     let mmu = try MMU(format: ARM64Format(granule: .k4, inputBits: 48), memory: image)
     let table = try PageTable(format: mmu.format, memory: mmu.observing(image))
     let space = mmu.attach(table, asid: 1)

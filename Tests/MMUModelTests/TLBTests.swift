@@ -57,7 +57,7 @@ import Testing
 
   @Test func entriesAreTaggedByASIDUnlessGlobal() throws {
     let format = try ARM64Format(granule: .k4, inputBits: 48)
-    let image = ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
+    let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
     let mmu = try MMU(format: format, memory: image)
     let a = try PageTable(format: format, memory: mmu.observing(image))
     let b = try PageTable(format: format, memory: mmu.observing(image))

@@ -274,7 +274,7 @@ import Testing
   }
 
   @Test func leakedMappingsAreReportedAndNoTablePageLeaks() throws {
-    let image = ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+    let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
     let leaks = LeakBox()
     do {
       let table = try PageTable(
@@ -391,7 +391,7 @@ final class NSLockLike: @unchecked Sendable {
 /// Table memory whose tables allocated for overwrite are full of garbage, to prove
 /// the engine writes every entry of such a table before anyone reads it.
 final class GarbageTableMemory: ForwardingTableMemory, @unchecked Sendable {
-  let image = ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
+  let image = try! ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
   private let counter = LeakBox()
   var overwriteAllocations: Int { counter.runs.count }
 

@@ -56,8 +56,14 @@ func runWithEngine<Format: PageTableFormat>(
   // SAFETY: the plan reserves [tableBase, tableBase + tableBytes) of RAM for tables;
   // nothing else in the program uses it, and it is identity mapped once the MMU is on.
   unsafe storage.initializeMemory(as: UInt64.self, repeating: 0, count: byteCount / 8)
-  let memory = unsafe ImageTableMemory(
-    base: plan.tableBase, byteCount: byteCount, storage: storage)
+  let memory: ImageTableMemory
+  do {
+    memory = try unsafe ImageTableMemory(
+      base: plan.tableBase, byteCount: byteCount, storage: storage)
+  } catch {
+    Console.write("PTERROR bad table region\n")
+    return
+  }
   let table: PageTable<Format, ImageTableMemory>
   do {
     table = try PageTable(format: format, memory: memory)

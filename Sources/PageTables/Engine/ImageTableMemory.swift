@@ -5,7 +5,7 @@
 /// bare metal where the image is the program's own RAM (identity mapped).
 ///
 /// ```swift
-/// let image = ImageTableMemory(base: 0x4010_0000, byteCount: 1 << 20)
+/// let image = try ImageTableMemory(base: 0x4010_0000, byteCount: 1 << 20)
 /// let table = try PageTable(format: RISCVFormat(.sv48), memory: image)
 /// try table.map(virtualAddress: 0, physicalAddress: 0x8000_0000, size: 1 << 30,
 ///               protection: .readWrite)
@@ -14,12 +14,17 @@
 ///
 /// Tables are carved from the image in address order (aligned to their size) and
 /// freed tables are reused by size. Each table's bookkeeping word lives in a side
-/// array, outside the image, so the image holds the hardware's tables and nothing
-/// else.
+/// table, outside the image, so the image holds the hardware's tables and nothing
+/// else. The side table grows with the part of the image handed out (in segments
+/// that never move, each twice the last), not with the image's size: a 1 GiB image
+/// holding a few tables costs a few KiB of bookkeeping.
 ///
 /// ## Invariants
-/// `storage` is valid for `byteCount` bytes; `words` has one word per
-/// `wordGranule` bytes of the image; `next` is the first never-used byte.
+/// `storage` is valid for `byteCount` bytes; `segments` holds
+/// ``segmentCount`` pointers, segment `k` (if allocated) holding
+/// `firstSegmentWords << k` zero-initialized words, the words for image offsets
+/// `[wordGranule * firstSegmentWords * (2^k - 1), ...)`; every table handed out
+/// has its segment allocated; `next` is the first never-used byte.
 @safe
 public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   /// The physical address of the image's first byte.
@@ -28,30 +33,40 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   public let byteCount: Int
   let storage: UnsafeMutableRawPointer
   let ownsStorage: Bool
-  let words: UnsafeMutableRawPointer
+  /// Segment pointers (nil until a table in the segment is handed out).
+  let segments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   let lock = SpinLock()
   var next = 0
   var freeLists: [(byteCount: Int, offsets: [Int])] = []
   var live = 0
   var highWater = 0
+  /// Bytes of bookkeeping allocated so far.
+  var sideBytes = 0
 
   /// Bytes of image per bookkeeping word: the smallest table handed out.
   static var wordGranule: Int { 64 }
+  /// Words in the first segment (the words of 32 KiB of image).
+  static var firstSegmentWords: Int { 512 }
+  /// Segments: enough for any image an `Int` can size.
+  static var segmentCount: Int { 48 }
 
   /// Makes an image of `byteCount` bytes that will be loaded at `base`. Its bytes
   /// are zeroed as tables (and the alignment gaps before them) are handed out, so
   /// ``bytes(length:)`` of the used part is all zeros but the tables.
-  public init(base: UInt64, byteCount: Int) {
-    precondition(byteCount > 0 && byteCount % 4096 == 0, "ImageTableMemory: whole 4 KiB pages")
+  ///
+  /// - Throws: ``ImageTableMemoryError/notWholePages(byteCount:)`` unless
+  ///   `byteCount` is a positive multiple of 4 KiB;
+  ///   ``ImageTableMemoryError/wrapsAddressSpace(base:byteCount:)`` if the image
+  ///   would run past the top of the 64-bit address space.
+  public init(base: UInt64, byteCount: Int) throws(ImageTableMemoryError) {
+    try Self.check(base: base, byteCount: byteCount)
     self.base = base
     self.byteCount = byteCount
     // SAFETY: a fresh allocation of byteCount bytes; every byte below `next` is
     // zeroed before it is handed out, and nothing reads above `next`.
     unsafe self.storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 65536)
     self.ownsStorage = true
-    let wordBytes = byteCount / Self.wordGranule * 8
-    unsafe self.words = UnsafeMutableRawPointer.allocate(byteCount: wordBytes, alignment: 8)
-    unsafe words.initializeMemory(as: UInt64.self, repeating: 0, count: wordBytes / 8)
+    unsafe self.segments = Self.makeSegmentTable()
   }
 
   /// Uses `byteCount` bytes at `storage` as the image, as they are: on bare metal,
@@ -61,21 +76,81 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
   /// - Safety: `storage` must be valid for reads and writes of `byteCount` bytes,
   ///   aligned to the largest table the format uses, and used by nothing else while
   ///   this object lives (tables are zeroed as they are handed out).
+  /// - Throws: as ``init(base:byteCount:)``.
   @unsafe
-  public init(base: UInt64, byteCount: Int, storage: UnsafeMutableRawPointer) {
+  public init(base: UInt64, byteCount: Int, storage: UnsafeMutableRawPointer)
+    throws(ImageTableMemoryError)
+  {
+    try Self.check(base: base, byteCount: byteCount)
     self.base = base
     self.byteCount = byteCount
     unsafe self.storage = storage
     self.ownsStorage = false
-    let wordBytes = byteCount / Self.wordGranule * 8
-    unsafe self.words = UnsafeMutableRawPointer.allocate(byteCount: wordBytes, alignment: 8)
-    unsafe words.initializeMemory(as: UInt64.self, repeating: 0, count: wordBytes / 8)
+    unsafe self.segments = Self.makeSegmentTable()
+  }
+
+  /// Refuses an image that is not whole pages or that wraps around 2^64.
+  static func check(base: UInt64, byteCount: Int) throws(ImageTableMemoryError) {
+    guard byteCount > 0 && byteCount % 4096 == 0 else {
+      throw .notWholePages(byteCount: byteCount)
+    }
+    // The last byte may be 2^64 - 1; past it, addresses would wrap to 0.
+    guard !base.addingReportingOverflow(UInt64(byteCount) - 1).overflow else {
+      throw .wrapsAddressSpace(base: base, byteCount: byteCount)
+    }
+  }
+
+  /// An empty segment table.
+  static func makeSegmentTable() -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+    let table = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: segmentCount)
+    // SAFETY: a fresh allocation of segmentCount pointers, initialized here.
+    unsafe table.initialize(repeating: nil, count: segmentCount)
+    return unsafe table
   }
 
   deinit {
     if ownsStorage { unsafe storage.deallocate() }
-    unsafe words.deallocate()
+    for k in 0..<Self.segmentCount {
+      unsafe segments[k]?.deallocate()
+    }
+    unsafe segments.deallocate()
   }
+
+  /// The segment and word index within it that hold word `index`.
+  @inline(__always)
+  static func segment(ofWord index: Int) -> (segment: Int, word: Int) {
+    let group = index / firstSegmentWords &+ 1
+    let segment = Int.bitWidth &- 1 &- group.leadingZeroBitCount
+    return (segment, index &- firstSegmentWords &* ((1 &<< segment) &- 1))
+  }
+
+  /// Allocates the segment holding the word of the table at `offset` if it is not
+  /// yet there (under the lock, before the table is handed out).
+  func ensureWord(forOffset offset: Int) {
+    let segment = Self.segment(ofWord: offset / Self.wordGranule).segment
+    guard unsafe segments[segment] == nil else { return }
+    let words = Self.firstSegmentWords << segment
+    let memory = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: 64)
+    unsafe memory.initializeMemory(as: UInt64.self, repeating: 0, count: words)
+    unsafe segments[segment] = memory
+    sideBytes += words * 8
+  }
+
+  /// The bookkeeping word of the table at `offset` (its segment is allocated).
+  @inline(__always)
+  func word(forOffset offset: Int) -> UnsafeMutableRawPointer {
+    let (segment, word) = Self.segment(ofWord: offset / Self.wordGranule)
+    // SAFETY: the table at `offset` was handed out, so its segment is allocated and
+    // holds `word`; it was stored before the table's address was published.
+    guard let memory = unsafe segments[segment] else {
+      fatalError("ImageTableMemory: a table outside every allocated segment")
+    }
+    return unsafe memory + word &* 8
+  }
+
+  /// Bytes of bookkeeping allocated outside the image (grows with the tables handed
+  /// out, not with the image's size).
+  public var bookkeepingBytes: Int { lock.withLock { sideBytes } }
 
   /// Tables currently allocated.
   public var liveTables: Int { lock.withLock { live } }
@@ -130,6 +205,7 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
       next = aligned + size
       highWater = max(highWater, next)
       live += 1
+      ensureWord(forOffset: aligned)
       return aligned
     }
     guard let offset else { return nil }
@@ -137,7 +213,7 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
       // SAFETY: [offset, offset + size) lies inside the image (checked above).
       unsafe (storage + offset).initializeMemory(as: UInt64.self, repeating: 0, count: size / 8)
     }
-    unsafe (words + offset / Self.wordGranule * 8).storeBytes(of: 0, as: UInt64.self)
+    unsafe word(forOffset: offset).storeBytes(of: 0, as: UInt64.self)
     return base &+ UInt64(offset)
   }
 
@@ -170,8 +246,7 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
     // both valid while this object lives (the engine holds it for as long as it uses
     // the view); entries are only accessed through the view's atomics.
     return unsafe TableView(
-      entries: storage + offset, count: size / 8,
-      bookkeeping: words + offset / Self.wordGranule * 8)
+      entries: storage + offset, count: size / 8, bookkeeping: word(forOffset: offset))
   }
 
   @inline(__always)

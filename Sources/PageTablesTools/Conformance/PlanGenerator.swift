@@ -83,7 +83,8 @@ final class PlanGenerator<Format: PageTableFormat> {
     self.attribute = attribute
     let base = mode == .prebuilt ? machine.imageBase : machine.engineTableBase
     let bytes = mode == .prebuilt ? machine.imageBytes : Int(machine.engineTableBytes)
-    self.memory = ImageTableMemory(base: base, byteCount: bytes)
+    // The machine's table region is whole pages well below 2^64.
+    self.memory = try! ImageTableMemory(base: base, byteCount: bytes)
     self.table = try PageTable(
       format: format, memory: memory, options: PageTableOptions(leakReporter: { _ in }))
     self.random = SplitMix64(seed: seed)

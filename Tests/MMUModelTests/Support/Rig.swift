@@ -12,7 +12,7 @@ struct Rig<Format: PageTableFormat> {
     _ format: Format, configuration: MMUConfiguration = MMUConfiguration(), asid: UInt16 = 1,
     imageBytes: Int = 32 << 20
   ) throws {
-    image = ImageTableMemory(base: 0x4000_0000, byteCount: imageBytes)
+    image = try ImageTableMemory(base: 0x4000_0000, byteCount: imageBytes)
     mmu = try MMU(format: format, memory: image, configuration: configuration)
     table = try PageTable(
       format: format, memory: mmu.observing(image),

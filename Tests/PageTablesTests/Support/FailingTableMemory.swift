@@ -8,7 +8,7 @@ final class FailingTableMemory: ForwardingTableMemory, @unchecked Sendable {
   private let state = Mutex<(count: Int, failAt: Int?, failAll: Bool)>((0, nil, false))
 
   init(byteCount: Int = 8 << 20) {
-    image = ImageTableMemory(base: 0x4000_0000, byteCount: byteCount)
+    image = try! ImageTableMemory(base: 0x4000_0000, byteCount: byteCount)
   }
 
   /// Allocations made (or refused) so far.
