@@ -80,9 +80,9 @@ extension PageTable {
   /// Invalidates the TLB for everything `gather` collected, then frees the tables it
   /// holds (once no operation in flight can still reach them) and any retired
   /// earlier that no operation can reach any more. If more than
-  /// ``maximumWaitingTables`` would be left waiting, it waits until the operations
-  /// that began before they were unlinked have finished; so never flush from inside
-  /// a walk's visitor on the same table.
+  /// ``maximumWaitingTables`` would be left waiting, it first waits until the
+  /// operations that began before they were unlinked have finished; so never flush
+  /// from inside a walk's visitor on the same table.
   ///
   /// The tables go back to the table that unlinked them even if `gather` was filled
   /// by another table (which then frees them); a gather is never misused silently.

@@ -131,52 +131,59 @@ extension PageTable {
 
   /// Takes the unlinked tables `gather` holds (their TLB entries were invalidated):
   /// frees them at once if no operation in flight began before they were
-  /// unlinked, else adds them to the retired list. Then frees every retired table
-  /// no operation can still hold, waiting if more than ``maximumWaitingTables``
-  /// would be left.
+  /// unlinked, else adds them to the retired list, after freeing every retired
+  /// table no operation can still hold. If that would leave more than
+  /// ``maximumWaitingTables`` waiting, it first waits until the operations in the
+  /// way have finished (every operation ends, so the wait does too).
   func retire<Invalidator: TLBInvalidator>(_ gather: borrowing TLBGather<Invalidator>) {
     // Operations that load the new epoch began after the unlinking stores.
     let tag = epoch.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
-    if oldestActiveEpoch() > tag {
-      gather.forEachFreedTable { address, byteCount in
-        memory.freeTable(at: address, byteCount: byteCount)
+    let incoming = gather.freedTableCount
+    while true {
+      let oldest = oldestActiveEpoch()
+      if oldest > tag {
+        gather.forEachFreedTable { address, byteCount in
+          memory.freeTable(at: address, byteCount: byteCount)
+        }
+        if hasUnreclaimedTables { reclaim(before: oldest) }
+        return
       }
-      if hasUnreclaimedTables { reclaim() }
-      return
-    }
-    retiredLock.withLock {
-      gather.forEachFreedTable { address, byteCount in
-        retired.append(RetiredTable(epoch: tag, address: address, byteCount: byteCount))
+      var ready: [RetiredTable] = []
+      let added: Bool = retiredLock.withLock {
+        takeReady(before: oldest, into: &ready)
+        guard retired.count + incoming <= Self.maximumWaitingTables else { return false }
+        gather.forEachFreedTable { address, byteCount in
+          retired.append(RetiredTable(epoch: tag, address: address, byteCount: byteCount))
+        }
+        retiredCount.store(retired.count, ordering: .relaxed)
+        return true
       }
-      retiredCount.store(retired.count, ordering: .relaxed)
+      for table in ready { memory.freeTable(at: table.address, byteCount: table.byteCount) }
+      if added { return }
     }
-    reclaim()
   }
 
-  /// Frees every retired table that no operation in flight can hold; if more than
-  /// ``maximumWaitingTables`` are left, waits until the operations that hold them
-  /// have finished (every operation ends, so the wait does too; but a flush from
-  /// inside a walk's visitor on the same table would wait for itself).
+  /// Frees every retired table that no operation in flight can hold.
   func reclaim() {
-    while reclaim(before: oldestActiveEpoch()) > Self.maximumWaitingTables {}
+    reclaim(before: oldestActiveEpoch())
   }
 
-  /// Frees retired tables with an epoch before `oldest`; returns how many wait.
-  @discardableResult
-  func reclaim(before oldest: UInt64) -> Int {
+  /// Frees retired tables with an epoch before `oldest`.
+  func reclaim(before oldest: UInt64) {
     var ready: [RetiredTable] = []
-    let waiting: Int = retiredLock.withLock {
-      guard !retired.isEmpty else { return 0 }
-      var kept: [RetiredTable] = []
-      for table in retired {
-        if table.epoch < oldest { ready.append(table) } else { kept.append(table) }
-      }
-      retired = kept
-      retiredCount.store(kept.count, ordering: .relaxed)
-      return kept.count
-    }
+    retiredLock.withLock { takeReady(before: oldest, into: &ready) }
     for table in ready { memory.freeTable(at: table.address, byteCount: table.byteCount) }
-    return waiting
+  }
+
+  /// Moves retired tables with an epoch before `oldest` to `ready` (under the lock).
+  func takeReady(before oldest: UInt64, into ready: inout [RetiredTable]) {
+    guard !retired.isEmpty else { return }
+    var kept: [RetiredTable] = []
+    for table in retired {
+      if table.epoch < oldest { ready.append(table) } else { kept.append(table) }
+    }
+    retired = kept
+    retiredCount.store(kept.count, ordering: .relaxed)
   }
 
   /// Tables unlinked and flushed but not yet freed (they wait until every
