@@ -1,3 +1,4 @@
+import Foundation
 import PageTables
 import PhysicalPageTables
 import PhysicalPages
@@ -6,38 +7,73 @@ import Testing
 /// The README's and the DocC catalogs' examples, line for line, with their comments
 /// turned into expectations. If one stops compiling or passing, its document is wrong.
 @Suite struct DocumentationExampleTests {
-  @Test func theReadmeExampleRunsAsWritten() throws {
-    let myTLB = RecordingTLB()
+  /// The README's TLB invalidator, as written there.
+  struct PrintingTLB: TLBInvalidator {
+    mutating func invalidateAll() { print("invalidate everything") }
+    mutating func invalidate(start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {
+      print("invalidate \(ValueText.hex(start)), \(ValueText.size(size))")
+    }
+  }
 
+  @Test func theReadmeExampleRunsAsWritten() throws {
     let ram = try PhysicalMemory()  // 64 MiB at 0x8000_0000, 4 KiB pages
     let table = try PageTable(
-      format: ARM64Format(granule: .k4, inputBits: 48),
-      physicalMemory: ram)
+      format: ARM64Format(granule: .k4, inputBits: 48), physicalMemory: ram)
 
     // One 2 MiB block and four 4 KiB pages.
     try table.map(
-      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000,
-      size: 0x20_0000, protection: .readWrite)
+      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x20_0000,
+      protection: .readWrite)
     try table.map(
-      virtualAddress: 0x40_0000, physicalAddress: 0x8040_0000,
-      size: 0x4000, protection: Protection(execute: true, user: true))
+      virtualAddress: 0x40_0000, physicalAddress: 0x8040_0000, size: 0x4000,
+      protection: Protection(execute: true, user: true))
 
-    #expect(table.translate(0x20_1234)?.physicalAddress == 0x8020_1234)
-    #expect(table.translate(0x20_1234)?.pageSize == 0x20_0000)
-    #expect(table.dump().count == 2)  // merged runs, for printing
+    #expect("\(table.translate(0x20_1234)!)" == "0x8020_1234 (2 MiB leaf at level 2, rw-)")
+    #expect(
+      table.dump().map(\.description) == [
+        "0x20_0000..0x40_0000 -> 0x8020_0000 (2 MiB, rw-)",
+        "0x40_0000..0x40_4000 -> 0x8040_0000 (16 KiB, r-x user)",
+      ])
 
-    var gather = TLBGather(invalidator: myTLB)  // your TLBI / INVLPG / SFENCE.VMA
+    var gather = TLBGather(invalidator: RecordingTLB())
     try table.unmap(virtualAddress: 0x20_0000, size: 0x20_0000, gather: &gather)
-    table.flush(&gather)  // invalidate, then free emptied tables
-    let invalidated = gather.invalidator
-    #expect(invalidated.covers(0x20_0000) && invalidated.covers(0x3F_FFFF))
+    try table.unmap(virtualAddress: 0x40_0000, size: 0x4000, gather: &gather)
+    table.flush(&gather)  // invalidate, then free the emptied tables
+    #expect(gather.invalidator.covers(0x20_0000) && gather.invalidator.covers(0x40_3FFF))
+    #expect(table.dump().isEmpty)
 
-    let page = try ram.allocatePage(zeroed: true)  // an owned page
-    let pa = page.intoPhysicalAddress()  // handed out: not freed
-    let back = try unsafe Page(fromPhysicalAddress: pa, in: ram)  // taken back once
-    #expect(back.physicalAddress == pa)
+    // A GPU buffer mapped by a table that holds it until the unmap is invalidated.
+    let gpu = try OwningPageTable(format: AppleUATFormat(), physicalMemory: ram)
+    let buffer = try ram.allocatePages(order: 2, zeroed: true)  // 16 KiB, owned
+    let bufferAddress = buffer.physicalAddress
+    try gpu.map(buffer, at: 0x1_0000_0000, protection: Protection(write: true, user: true))
+    #expect(
+      "\(gpu.table.translate(0x1_0000_0010)!)"
+        == "\(ValueText.hex(bufferAddress.rawValue + 0x10)) (16 KiB leaf at level 2, rw- user)")
+    var gpuGather = PageGather(releasingPagesAfter: PrintingTLB())
+    try gpu.unmap(virtualAddress: 0x1_0000_0000, size: 0x4000, gather: &gpuGather)
+    gpu.flush(&gpuGather)  // invalidated, then the buffer's pages are freed
+    #expect(!ram.leakReport().entries.contains { $0.physicalAddress == bufferAddress })
 
-    try unmapAndFlush(table, 0x40_0000, 0x4000)
+    // A table page's lifecycle by hand: hand it out as a physical address, take it back once.
+    let address = try ram.allocatePage(zeroed: true).intoPhysicalAddress()
+    let page = try unsafe Page(fromPhysicalAddress: address, in: ram)
+    #expect(page.physicalAddress == address)  // freed when `page` goes
+  }
+
+  /// The README's example block is `Examples/Adopter/Sources/Adopter/main.swift`,
+  /// which CI builds against a tagged copy of the package and runs as a program.
+  @Test func theReadmeExampleIsTheAdopterProgram() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+    let program = try String(
+      contentsOf: root.appendingPathComponent("Examples/Adopter/Sources/Adopter/main.swift"),
+      encoding: .utf8)
+    let example = try #require(readme.components(separatedBy: "## Example\n").last)
+    let block = try #require(example.components(separatedBy: "```swift\n").dropFirst().first)
+    let code = try #require(block.components(separatedBy: "```").first)
+    #expect(code == program)
   }
 
   /// The example in `Sources/PageTables/PageTables.docc/PageTables.md`.
