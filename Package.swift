@@ -69,6 +69,7 @@ let package = Package(
       name: "GPUVirtualMemoryTests",
       dependencies: [
         "GPUVirtualMemory", "PageTables", "PhysicalPages", "PhysicalPageTables", "PageTablesTools",
+        "MMUModel",
       ],
       swiftSettings: strict),
     .testTarget(

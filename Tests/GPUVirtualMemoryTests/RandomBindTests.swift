@@ -1,13 +1,29 @@
 import GPUVirtualMemory
+import MMUModel
 import PageTables
 import PageTablesTools
 import PhysicalPageTables
 import PhysicalPages
 import Testing
 
+/// The GPU's TLB as the MMU model: a bind's invalidations become the model's
+/// by-ASID commands.
+final class ModelTLB<Format: PageTableFormat, Memory: TableMemory>: GPUTLB {
+  let mmu: MMU<Format, Memory>
+  init(_ mmu: MMU<Format, Memory>) { self.mmu = mmu }
+  func invalidate(asid: Int, start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {
+    mmu.invalidate(
+      .asidRange(asid: UInt16(asid), start: start, size: size, granule: granule, leafOnly: leafOnly)
+    )
+  }
+  func invalidateASID(_ asid: Int) { mmu.invalidate(.asid(UInt16(asid))) }
+}
+
 /// Random binds, unbinds and madvises against a plain model of which object page
 /// backs each GPU page, checked against the VA tree and the page table's
-/// `translate` after every step, with every commit under the trapping allocator.
+/// `translate` after every step, with every commit under the trapping allocator,
+/// and the MMU model walking the tables, caching translations and checking every
+/// invalidation (it must report nothing).
 @Suite struct RandomBindTests {
   /// Which object byte backs a GPU page: (object, offset), or nil for a sparse page.
   typealias Backing = (object: BufferObjectID, offset: UInt64)?
@@ -15,15 +31,26 @@ import Testing
   @Test(arguments: [1, 2, 3] as [UInt64])
   func randomSequencesMatchThePlainModel(seed: UInt64) throws {
     let rig = try Rig(pageSize: 4096)
-    let vm = try rig.vm(ARM64Format(granule: .k4, inputBits: 48))
+    let format = try ARM64Format(granule: .k4, inputBits: 48)
+    let mmu = try MMU(format: format, memory: PhysicalPageTableMemory(rig.ram))
+    let device = GPUDevice(
+      pageSource: RuledPageSource(PhysicalPageSource(rig.ram), rig.rules), asids: 256,
+      tlb: ModelTLB(mmu))
+    let vm = try GPUVM(
+      device: device, format: format,
+      tableMemory: mmu.observing(
+        RuledTableMemory(base: PhysicalPageTableMemory(rig.ram), rules: rig.rules)),
+      signalling: rig.rules.section)
+    try vm.bindToContext()
+    let space = mmu.attach(vm.pageTable, asid: UInt16(try #require(vm.asid)))
     let page: UInt64 = 0x1000
     let base: UInt64 = 0x40_0000  // a 2 MiB-aligned window of 512 pages
     let pages: UInt64 = 512
     let objects = try [
-      rig.device.makeObject(size: 64 * page),
-      rig.device.makeObject(size: 32 * page, chunkSize: 16 * page),
-      rig.device.makeObject(size: 2 << 20, chunkSize: 2 << 20),
-      rig.device.makeObject(size: 2 * page),
+      device.makeObject(size: 64 * page),
+      device.makeObject(size: 32 * page, chunkSize: 16 * page),
+      device.makeObject(size: 2 << 20, chunkSize: 2 << 20),
+      device.makeObject(size: 2 * page),
     ]
     var model: [UInt64: Backing] = [:]  // page index -> backing (present: a VA covers it)
     var random = SplitMix64(seed: seed)
@@ -72,7 +99,7 @@ import Testing
         }
       }
       let problems = translationsMatchTheVAs(
-        vm, device: rig.device, start: base, end: base + pages * page)
+        vm, device: device, start: base, end: base + pages * page)
       #expect(problems.isEmpty, "step \(step): \(problems.prefix(3))")
       vm.space.tree.checkInvariants()
       // Pins equal the mapped bytes of each object.
@@ -83,9 +110,36 @@ import Testing
       }
       if problems.count > 0 { break }
     }
+    mmu.detach(space)
     let report = vm.tearDown()
     #expect(report.isClean, "\(report)")
     #expect(objects.allSatisfy { $0.totalPins == 0 && $0.mappingVMs.isEmpty })
+  }
+
+  /// A driver whose TLB drops range invalidations: the model must catch it, which
+  /// shows the random test's silence means something.
+  @Test func theModelCatchesAMissingInvalidation() throws {
+    final class ForgetfulTLB: GPUTLB {
+      func invalidate(asid: Int, start: UInt64, size: UInt64, granule: UInt64, leafOnly: Bool) {}
+      func invalidateASID(_ asid: Int) {}
+    }
+    let rig = try Rig(pageSize: 4096)
+    let format = try ARM64Format(granule: .k4, inputBits: 48)
+    let mmu = try MMU(format: format, memory: PhysicalPageTableMemory(rig.ram))
+    let device = GPUDevice(pageSource: PhysicalPageSource(rig.ram), tlb: ForgetfulTLB())
+    let vm = try GPUVM(
+      device: device, format: format, tableMemory: mmu.observing(PhysicalPageTableMemory(rig.ram)))
+    try vm.bindToContext()
+    let space = mmu.attach(vm.pageTable, asid: UInt16(try #require(vm.asid)))
+    let object = try device.makeObject(size: 0x4000)
+    try vm.bind(object, at: 0x40_0000, range: 0x4000)
+    _ = try mmu.access(0x40_1000, .read, in: space)
+    try vm.bind(object, offset: 0x1000, at: 0x40_0000, range: 0x2000)  // rebinds 0x40_1000
+    _ = try? mmu.access(0x40_1000, .read, in: space)
+    mmu.checkQuiescent()
+    #expect(!mmu.reports.isEmpty)
+    mmu.detach(space)
+    _ = vm.tearDown()
   }
 
   @Test func everyAllocationOfPrepareCanFailAndThenNothingChanged() throws {
