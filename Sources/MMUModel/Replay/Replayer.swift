@@ -21,7 +21,12 @@ struct Replayer: FormatVisitor {
     guard asid <= UInt64(UInt16.max) else {
       throw TraceError.badField(line: headerLine, field: "asid", reason: "at most 65535")
     }
-    let image = ImageTableMemory(base: base, byteCount: Int(bytes))
+    let image: ImageTableMemory
+    do {
+      image = try ImageTableMemory(base: base, byteCount: Int(bytes))
+    } catch {
+      throw TraceError.badField(line: headerLine, field: "tableBase", reason: "\(error)")
+    }
     let mmu = try MMU(format: format, memory: image)
     let table: PageTable<Format, ObservedTableMemory<ImageTableMemory>>
     do {

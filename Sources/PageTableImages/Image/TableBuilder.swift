@@ -46,7 +46,12 @@ public enum TableBuilder {
     guard spec.base <= UInt64.max - spec.capacity else {
       throw .build("base + size passes the top of the physical address space")
     }
-    let memory = ImageTableMemory(base: spec.base, byteCount: Int(spec.capacity))
+    let memory: ImageTableMemory
+    do {
+      memory = try ImageTableMemory(base: spec.base, byteCount: Int(spec.capacity))
+    } catch {
+      throw .build("\(error)")
+    }
     let table: PageTable<Format, ImageTableMemory>
     do {
       table = try PageTable(

@@ -26,7 +26,9 @@ public enum CompactLayout {
     let geometry = format.geometry
     let alignment = UInt64(
       max(geometry.rootTableBytes, geometry.levels.map(\.tableBytes).max() ?? 0))
-    let memory = ImageTableMemory(base: alignment, byteCount: Int(TableBuilder.maximumCapacity))
+    // A small aligned base and the builder's fixed capacity: whole pages, no wrap.
+    let memory = try! ImageTableMemory(
+      base: alignment, byteCount: Int(TableBuilder.maximumCapacity))
     do {
       let table = try PageTable(
         format: format, memory: memory,
