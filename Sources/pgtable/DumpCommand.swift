@@ -20,7 +20,10 @@ struct DumpCommand: ParsableCommand {
         pgtable dump boot.img --as map -o map.svg
       """)
 
-  @OptionGroup var input: InputOptions
+  @Argument(help: "A table image, an ELF core, or raw RAM.")
+  var input: String
+
+  @OptionGroup var tables: TableOptions
 
   @Option(
     name: .customLong("as"), help: "table, json, map (SVG address-space map) or occupancy (SVG).")
@@ -31,8 +34,8 @@ struct DumpCommand: ParsableCommand {
 
   func run() throws {
     try Command.run { () throws(ImageError) -> Terminal.ExitStatus in
-      let source = try input.open()
-      let result = try input.walk(source)
+      let source = try tables.open(input)
+      let result = try tables.walk(source)
       let text: String =
         switch style {
         case .table: DumpReport.table(result, source: source).joined(separator: "\n") + "\n"
@@ -49,34 +52,4 @@ struct DumpCommand: ParsableCommand {
 /// How `dump` prints.
 enum DumpStyle: String, ExpressibleByArgument, CaseIterable {
   case table, json, map, occupancy
-}
-
-/// Where the tables are: the input file, and what its header or notes do not say.
-struct InputOptions: ParsableArguments {
-  @Argument(help: "A table image, an ELF core, or raw RAM.")
-  var path: String
-
-  @Option(help: "The format, e.g. x86-64, arm64:granule=16k,inputBits=47, sv39, dart:version=2.")
-  var format: String?
-
-  @Option(help: "The root table's physical address.")
-  var root: String?
-
-  @Option(help: "Physical address of a raw file's first byte (default 0).")
-  var base: String?
-
-  func open() throws(ImageError) -> DumpSource {
-    try DumpSource.open(
-      path: path,
-      format: format.map { text throws(ImageError) in try FormatDescriptor(parsing: text) },
-      root: Command.address(root, "root"), base: Command.address(base, "base"))
-  }
-
-  func walk(_ source: DumpSource) throws(ImageError) -> WalkResult {
-    let result = try TableWalker(source).walk { progress in
-      Terminal.progress("walking: \(progress.tables) tables, \(progress.runs) runs")
-    }
-    Terminal.endProgress()
-    return result
-  }
 }

@@ -26,26 +26,40 @@ public enum ActivationRegisters {
   }
 
   /// The values for tables in `format` whose roots are at `roots`, from the
-  /// formats' own register encoders. A format that has none yet gets none (the
-  /// root alone is printed).
-  public static func values(for format: ResolvedFormat, roots: [UInt64]) -> [Register] {
+  /// formats' own activation encoders (ARM64 TTBR/TCR/MAIR or VTTBR/VTCR, x86-64
+  /// CR3/CR4/EFER/CR0/PAT, RISC-V satp/menvcfg, the UAT TTBAT slot, the DART
+  /// TTBRs), with ASID/PCID/VMID 0 (UAT: a user table in slot 1, a kernel table in
+  /// slot 0's upper half).
+  ///
+  /// - Throws: ``ImageError/build(_:)`` when the format cannot point its
+  ///   registers at these roots (a misaligned root, one too high for the register).
+  public static func values(for format: ResolvedFormat, roots: [UInt64]) throws(ImageError)
+    -> [Register]
+  {
     guard let root = roots.first else { return [] }
-    switch format {
-    case .x86_64(let f):
-      guard let cr3 = try? f.cr3(rootAddress: root) else { return [] }
-      return [Register(name: "CR3", value: cr3, note: "PCID 0")]
-    case .riscv(let f):
-      guard let satp = try? f.satp(rootAddress: root) else { return [] }
-      return [Register(name: "satp", value: satp, note: "ASID 0")]
-    case .arm64(let f):
-      return f.stage == .one
-        ? [
-          Register(
-            name: "MAIR_EL1", value: ARM64Format.mair, note: "attr 0 normal WB, 1 device, 2 NC")
-        ]
-        : []
-    case .uat, .dart:
-      return []
+    do {
+      let registers: [RegisterValue]
+      switch format {
+      case .x86_64(let f):
+        registers = try f.activation(rootAddress: root).registers
+      case .riscv(let f):
+        registers = try f.activation(rootAddress: root).registers
+      case .arm64(let f):
+        registers =
+          f.stage == .one
+          ? try f.stage1Activation(rootAddress: root).registers
+          : try f.stage2Activation(rootAddress: root).registers
+      case .uat(let f):
+        registers =
+          f.addressSpace == .user
+          ? try AppleUATFormat.contextActivation(userRoot: root, asid: 1, kernelRoot: nil).registers
+          : try AppleUATFormat.contextActivation(userRoot: nil, asid: 0, kernelRoot: root).registers
+      case .dart(let f):
+        registers = try f.activation(rootAddresses: roots).registers
+      }
+      return registers.map { Register(name: "\($0.name)", value: $0.value) }
+    } catch {
+      throw .build("no register values for these roots: \(error)")
     }
   }
 }

@@ -44,7 +44,7 @@ public struct FormatDescriptor: Hashable, Sendable, CustomStringConvertible {
       switch name.lowercased() {
       case "arm64", "aarch64": self = .arm64
       case "x86-64", "x86_64", "x64", "amd64": self = .x86_64
-      case "riscv", "riscv64": self = .riscv
+      case "riscv", "riscv64", "sv39", "sv48", "sv57": self = .riscv
       case "uat", "apple-uat", "agx": self = .uat
       case "dart", "apple-dart": self = .dart
       default: return nil
@@ -57,10 +57,15 @@ public struct FormatDescriptor: Hashable, Sendable, CustomStringConvertible {
   /// The configuration, option name to value.
   public var options: [String: String]
 
-  /// A descriptor from parts.
+  /// A descriptor from parts. A RISC-V mode as the family (`sv39`, `sv48`,
+  /// `sv57`) stands for `riscv` with that mode.
   ///
   /// - Throws: ``ImageError/format(_:)`` for an unknown family or option.
   public init(family: String, options: [String: String] = [:]) throws(ImageError) {
+    var options = options
+    if ["sv39", "sv48", "sv57"].contains(family.lowercased()) && options["mode"] == nil {
+      options["mode"] = family.lowercased()
+    }
     guard let known = Family(name: family) else {
       throw .format(
         "unknown format \"\(family)\" (known: \(Family.allCases.map(\.rawValue).joined(separator: ", ")))"
@@ -75,16 +80,11 @@ public struct FormatDescriptor: Hashable, Sendable, CustomStringConvertible {
     self.options = options
   }
 
-  /// Parses `family` or `family:name=value,name=value`. A bare RISC-V mode
-  /// (`sv39`, `sv48`, `sv57`) stands for `riscv:mode=…`.
+  /// Parses `family` or `family:name=value,name=value`.
   ///
   /// - Throws: ``ImageError/format(_:)``.
   public init(parsing text: String) throws(ImageError) {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
-    if ["sv39", "sv48", "sv57"].contains(trimmed.lowercased()) {
-      try self.init(family: "riscv", options: ["mode": trimmed.lowercased()])
-      return
-    }
     let parts = trimmed.split(separator: ":", maxSplits: 1).map(String.init)
     var options: [String: String] = [:]
     if parts.count == 2 {

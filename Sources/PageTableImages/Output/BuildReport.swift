@@ -19,10 +19,14 @@ public enum BuildReport {
     for (index, root) in image.roots.enumerated() {
       lines.append(image.roots.count > 1 ? "root \(index) \(hex(root))" : "root \(hex(root))")
     }
-    for register in ActivationRegisters.values(for: format, roots: image.roots) {
-      lines.append(
-        "\(register.name) \(hex(register.value))"
-          + (register.note.isEmpty ? "" : "  (\(register.note))"))
+    do {
+      for register in try ActivationRegisters.values(for: format, roots: image.roots) {
+        lines.append(
+          "\(register.name) \(hex(register.value))"
+            + (register.note.isEmpty ? "" : "  (\(register.note))"))
+      }
+    } catch {
+      lines.append("registers: \(error)")
     }
     return lines
   }

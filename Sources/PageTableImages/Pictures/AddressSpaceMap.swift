@@ -1,9 +1,10 @@
 import PageTables
 
-/// An SVG map of a table's mapped runs along the virtual address space: large
-/// gaps are compressed into break marks (so a 48-bit space with a few regions is
-/// readable), runs are coloured by protection and shaded by page size (larger
-/// pages darker), with a legend and a hover title on every run.
+/// An SVG map of a table's mapped runs along the virtual address space: gaps are
+/// compressed into break marks and a run's length grows with the logarithm of its
+/// size (so a 48-bit space with a 4 KiB page and a 1 GiB block is readable), runs
+/// are coloured by protection and shaded by page size (larger pages darker), with
+/// a legend and a hover title on every run and gap.
 ///
 /// ```swift
 /// let map = AddressSpaceMap(runs: result.runs, title: "boot.img")
@@ -75,12 +76,24 @@ public struct AddressSpaceMap: Sendable {
     shade(color(for: run.protection), pageSize: run.pageSize)
   }
 
+  /// A run's drawn length in units: one per doubling above 4 KiB, so a 4 KiB
+  /// page and a 1 GiB block are both visible (hover titles give exact sizes).
+  static func units(_ size: UInt64) -> Double {
+    max(1, Double(64 - size.leadingZeroBitCount) - 12)
+  }
+
   mutating func layout() {
     let usable = Double(width) - 2 * Self.left
-    let mapped = runs.reduce(0.0) { $0 + Double($1.size) }
-    // Aim for about four rows of mapped memory; gaps wider than one run-row's
-    // share of the picture are compressed.
-    let scale = mapped > 0 ? usable * 4 / mapped : 1
+    let totalUnits = runs.reduce(0.0) { $0 + Self.units($1.size) }
+    // One row when it fits; long pictures wrap rather than shrink runs below a
+    // few pixels.
+    var gaps = 0.0
+    for index in runs.indices.dropFirst()
+    where runs[index].virtualAddress != runs[index - 1].virtualAddress &+ runs[index - 1].size {
+      gaps += 1
+    }
+    let room = max(usable - gaps * Self.breakWidth, usable / 4)
+    let scale = totalUnits > 0 ? max(room / totalUnits, Self.minimumRunWidth) : 1
     var x = Self.left
     var row = 0
     func place(_ length: Double) -> (Double, Int) {
@@ -97,16 +110,12 @@ public struct AddressSpaceMap: Sendable {
         let previous = runs[index - 1]
         let gap = run.virtualAddress &- (previous.virtualAddress &+ previous.size)
         if gap > 0 {
-          let natural = Double(gap) * scale
-          if natural > Self.breakWidth * 2 || natural > usable / 8 {
-            let (at, onRow) = place(Self.breakWidth)
-            breaks.append((at, Self.top + Double(onRow) * Self.rowHeight, gap))
-          } else {
-            _ = place(natural)
-          }
+          // Every gap is compressed to a break mark of fixed width.
+          let (at, onRow) = place(Self.breakWidth)
+          breaks.append((at, Self.top + Double(onRow) * Self.rowHeight, gap))
         }
       }
-      var remaining = max(Double(run.size) * scale, Self.minimumRunWidth)
+      var remaining = Self.units(run.size) * scale
       let color = Self.fill(for: run)
       while remaining > 0 {
         if x >= Self.left + usable - 0.5 {
@@ -146,9 +155,9 @@ public struct AddressSpaceMap: Sendable {
     var document = SVGDocument(width: width, height: height)
     document.text(title, x: Self.left, y: 22, size: 14)
     document.text(
-      "\(runs.count) runs, \(DumpReport.size(runs.reduce(0) { $0 &+ $1.size })) mapped; ≈ marks a compressed gap",
+      "\(runs.count) runs, \(approximateSize(runs.reduce(0) { $0 &+ $1.size })) mapped; lengths grow with log2 of the size, ≈ marks an unmapped gap",
       x: Self.left, y: 40, size: 11)
-    var firstOnRow: Set<Double> = []
+    var labelledUpTo: [Double: Double] = [:]
     for placement in placements {
       let run = runs[placement.run]
       let title =
@@ -156,10 +165,12 @@ public struct AddressSpaceMap: Sendable {
       document.rect(
         x: placement.x, y: placement.y, width: placement.width, height: placement.height,
         fill: placement.color.hex, title: title, cssClass: "run")
-      if !firstOnRow.contains(placement.y) {
-        firstOnRow.insert(placement.y)
-        document.text(
-          hex(run.virtualAddress), x: placement.x, y: placement.y + Self.barHeight + 12, size: 9)
+      // The run's first address under it, where the previous label leaves room.
+      let isStart = placements.first { $0.run == placement.run } == placement
+      if isStart && placement.x >= labelledUpTo[placement.y, default: 0] {
+        let label = hex(run.virtualAddress)
+        document.text(label, x: placement.x, y: placement.y + Self.barHeight + 12, size: 9)
+        labelledUpTo[placement.y] = placement.x + Double(label.count) * 5.5 + 6
       }
     }
     for mark in breaks {

@@ -26,8 +26,28 @@ enum Tool {
 
   /// Runs `pgtable arguments…` with no input and waits for it.
   static func run(_ arguments: [String], in directory: URL? = nil) throws -> Outcome {
+    try run(program: executable, arguments, in: directory)
+  }
+
+  /// The full path of `name` on `PATH`, or nil.
+  static func find(_ name: String) -> URL? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for directory in path.split(separator: ":") {
+      let candidate = "\(directory)/\(name)"
+      if FileManager.default.isExecutableFile(atPath: candidate) {
+        return URL(fileURLWithPath: candidate)
+      }
+    }
+    return nil
+  }
+
+  /// Whether CI is running the tests (a missing tool then fails instead of skipping).
+  static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
+
+  /// Runs `program arguments…` with no input and waits for it.
+  static func run(program: URL, _ arguments: [String], in directory: URL? = nil) throws -> Outcome {
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = program
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
     process.standardInput = FileHandle.nullDevice

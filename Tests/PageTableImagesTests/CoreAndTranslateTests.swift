@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// ELF cores as QEMU writes them, `translate` and `diff`.
+@Suite("pgtable on cores, translate and diff")
+struct CoreAndTranslateTests {
+  /// An x86-64 image's tables placed in a two-segment core, with CR3 in a QEMU note.
+  static func core(_ files: Scratch, truncate: Int = 0) throws -> String {
+    #expect(
+      try Tool.run([
+        "build", try files.write("s.yaml", SpecCase.x86.yaml), "-o", files.path("t.img"),
+      ])
+      .status == 0)
+    let tables = Array(try files.bytes("t.img")[4096...])
+    var core = ELFCoreWriter()
+    core.segments = [(0, [UInt8](repeating: 0, count: 0x10_0000)), (0x10_0000, tables)]
+    core.addQEMUCPUState(cr3: 0x10_0000, cr4: 0x20)
+    let bytes = core.bytes()
+    return try files.write("guest.core", bytes: Array(bytes.prefix(bytes.count - truncate)))
+  }
+
+  @Test("An ELF core's PT_LOAD segments and QEMU CPU note give the memory, format and root")
+  func qemuCoreGivesRootAndFormat() throws {
+    let files = try Scratch()
+    let outcome = try Tool.run(["dump", try Self.core(files), "--as", "json"])
+    #expect(outcome.status == 0, "\(outcome.error)")
+    #expect(outcome.output.contains("CR3 0x10_0000"))
+    let expected = SpecCase.x86.regions.map {
+      DumpJSON.Run(
+        va: $0.va, pa: $0.pa, size: $0.size, protection: dumpLetters($0.protection),
+        memory: $0.memory,
+        level: 0)
+    }
+    #expect(try DumpJSON(outcome.output).merged == expected)
+  }
+
+  @Test("A core cut short is reported (exit 1) and read as far as it goes")
+  func truncatedCore() throws {
+    let files = try Scratch()
+    let outcome = try Tool.run(["dump", try Self.core(files, truncate: 0x1000)])
+    #expect(outcome.status == 1)
+    #expect(outcome.output.contains("truncated"))
+    #expect(outcome.output.contains("finding:"))
+  }
+
+  @Test("translate prints each level's entry and ends in the address or the fault")
+  func translateWalksLevelByLevel() throws {
+    let files = try Scratch()
+    let core = try Self.core(files)
+    let mapped = try Tool.run(["translate", core, "0xffff800000001234", "0x400123"])
+    #expect(mapped.status == 0, "\(mapped.error)")
+    #expect(mapped.output.contains("level 0 entry 256 at 0x10_0800"))
+    #expect(mapped.output.contains("-> 0x1234 (1 GiB page"))
+    #expect(mapped.output.contains("-> 0x20_0123 (2 MiB page"))
+    let faults = try Tool.run(["translate", core, "0x1234", "0x8000000000000000"])
+    #expect(faults.status == 1)
+    #expect(faults.output.contains("translation fault at level 2: the entry is empty"))
+    #expect(faults.output.contains("outside the format's windows"))
+    #expect(try Tool.run(["translate", core, "nonsense"]).status == 2)
+  }
+
+  @Test("diff prints the ranges that differ and exits 1, or 0 for the same mappings")
+  func diffFindsChangedRanges() throws {
+    let files = try Scratch()
+    var changed = SpecCase.x86
+    changed.regions[1].pa = 0xFEC0_0000
+    changed.regions[2].size = 32 << 10
+    let a = try files.write("a.yaml", SpecCase.x86.yaml)
+    let b = try files.write("b.yaml", changed.yaml)
+    #expect(try Tool.run(["build", a, "-o", files.path("a.img")]).status == 0)
+    #expect(try Tool.run(["build", b, "-o", files.path("b.img")]).status == 0)
+    let diff = try Tool.run(["diff", files.path("a.img"), files.path("b.img")])
+    #expect(diff.status == 1)
+    #expect(
+      diff.output.contains(
+        "~ 0x7000_0000 4 KiB: 0xfee0_0000 rw--- device | 0xfec0_0000 rw--- device"))
+    #expect(diff.output.contains("- 0x8000_8000 32 KiB: 0x100_8000 rw-u- normal | unmapped"))
+    #expect(diff.output.contains("2 differences"))
+    // The same mappings from a core and from the image: no differences.
+    let same = try Tool.run(["diff", files.path("a.img"), try Self.core(files)])
+    #expect(same.status == 0, "\(same.output)")
+  }
+
+  @Test("translate, diff and bench have --help with an example")
+  func helpHasExamples() throws {
+    for command in ["translate", "diff"] {
+      let help = try Tool.run([command, "--help"])
+      #expect(help.status == 0)
+      #expect(help.output.contains("pgtable \(command) "))
+    }
+  }
+}
