@@ -428,6 +428,15 @@ extension PageTable {
   ) -> (written: Int, stop: LeafStatus) {
     let leafSize = plan(level).leafSize
     let runBytes = leafSize &* UInt64(truncatingIfNeeded: run)
+    if index % run == 0 && count % run == 0
+      && (cursor.virtualAddress | cursor.physicalAddress) & (runBytes &- 1) == 0
+      && (fresh || view.areEmpty(from: index, count: count))
+      && storeRuns(
+        view, level: level, index: index, count: count, template: template, run: run,
+        physicalAddress: cursor.physicalAddress)
+    {
+      return (count, .done)
+    }
     var written = 0
     var stop: LeafStatus = .done
     while written < count {
@@ -472,6 +481,37 @@ extension PageTable {
       written &+= members
     }
     return (written, stop)
+  }
+
+  /// Writes `count / run` whole contiguous runs into the empty slots from `index`
+  /// (run-aligned, as are the addresses): the first run member by member through
+  /// the format, every later one as the first plus a constant per run, checked
+  /// against the format at the last run's ends before anything is stored (false,
+  /// with nothing stored, where the encoding is not linear).
+  @inline(__always)
+  func storeRuns(
+    _ view: TableView, level: Int, index: Int, count: Int, template: UInt64, run: Int,
+    physicalAddress: UInt64
+  ) -> Bool {
+    let leafSize = plan(level).leafSize
+    let runBytes = leafSize &* UInt64(truncatingIfNeeded: run)
+    func member(_ runAddress: UInt64, _ k: Int) -> UInt64 {
+      format.contiguousEntry(
+        format.leafEntry(
+          template: template,
+          physicalAddress: runAddress &+ UInt64(truncatingIfNeeded: k)
+            &* leafSize, level: level), level: level, runAddress: runAddress)
+    }
+    let runs = count / run
+    let lastRun = physicalAddress &+ UInt64(truncatingIfNeeded: runs &- 1) &* runBytes
+    let delta = runs > 1 ? member(physicalAddress &+ runBytes, 0) &- member(physicalAddress, 0) : 0
+    let spread = UInt64(truncatingIfNeeded: runs &- 1) &* delta
+    guard member(lastRun, 0) == member(physicalAddress, 0) &+ spread,
+      member(lastRun, run &- 1) == member(physicalAddress, run &- 1) &+ spread
+    else { return false }
+    for k in 0..<run { view.store(index &+ k, member(physicalAddress, k)) }
+    view.repeatRuns(from: index, runs: runs, run: run, delta: delta)
+    return true
   }
 
   /// Computes the leaf template of `level` into the cursor (first use of a level);

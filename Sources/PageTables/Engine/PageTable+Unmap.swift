@@ -245,17 +245,21 @@ extension PageTable {
             limit: limit, sink: &sink)
         }
         if position == slot && slotEnd <= limit {
-          // Clear this leaf and the plain leaves after it inside the range in one
-          // tight pass (a contiguous-run member goes back to the general path).
+          // Clear this leaf and the leaves after it inside the range in one tight
+          // pass: plain leaves, and whole contiguous runs (a run that starts here
+          // but ends past the range goes back to the general path, which breaks it).
           view.store(index, 0)
           var count = 1
           let room = min(
             geometry.entryCount &- index, Int(truncatingIfNeeded: (limit &- slot) >> shift))
           while count < room {
             let next = view.load(index &+ count)
-            guard format.kind(of: next, level: level) == .leaf,
-              run <= 1 || !format.isContiguous(next, level: level)
-            else { break }
+            guard format.kind(of: next, level: level) == .leaf else { break }
+            if run > 1 && (index &+ count) % run == 0 && count &+ run > room
+              && format.isContiguous(next, level: level)
+            {
+              break
+            }
             view.store(index &+ count, 0)
             count &+= 1
           }
