@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The modules whose every public symbol must carry a doc comment. A module joins
 # when its documentation is complete.
-documented=(PhysicalPages PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
+documented=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
 # The modules held to zero DocC warnings (broken links, undocumented parameters).
 zeroWarnings=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
 scratch="${SCRATCH_PATH:-.build}"

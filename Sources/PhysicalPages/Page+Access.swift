@@ -20,7 +20,7 @@ extension Page {
   /// Reads the whole block through a span.
   ///
   /// ```swift
-  /// let first = page.withBytes { $0.unsafeLoad(as: UInt8.self) }
+  /// let first = page.withBytes { unsafe $0.unsafeLoad(as: UInt8.self) }
   /// ```
   public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
     // SAFETY: the block is allocated while this page is held, so its bytes stay mapped.

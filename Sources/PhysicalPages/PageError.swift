@@ -7,7 +7,7 @@
 /// do {
 ///   try memory.withPage(at: 0x1000) { _ in }
 /// } catch {
-///   print(error)  // physical address 0x1000 is outside RAM [0x80000000, 0x84000000)
+///   print(error)  // physical address 0x1000 is outside RAM
 /// }
 /// ```
 public enum PageError: Error, Equatable, Sendable, CustomStringConvertible {

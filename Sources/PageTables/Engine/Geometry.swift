@@ -14,6 +14,8 @@ public struct LevelGeometry: Hashable, Sendable {
   /// Svnapot), or 1 where the format has none.
   public var contiguousRun: Int
 
+  /// A level whose entries each map `1 << shift` bytes, indexed by `indexBits` bits of
+  /// the virtual address.
   public init(shift: Int, indexBits: Int, allowsLeaf: Bool, contiguousRun: Int = 1) {
     self.shift = shift
     self.indexBits = indexBits
@@ -35,12 +37,16 @@ public struct LevelGeometry: Hashable, Sendable {
 
 /// A window of virtual addresses a table translates, inclusive at both ends.
 public struct VirtualWindow: Hashable, Sendable {
+  /// The lowest address of the window.
   public var first: UInt64
+  /// The highest address of the window (inclusive, so a window can end at `UInt64.max`).
   public var last: UInt64
+  /// The window `[first, last]`, both ends included.
   public init(first: UInt64, last: UInt64) {
     self.first = first
     self.last = last
   }
+  /// Whether `address` lies in the window.
   @inlinable public func contains(_ address: UInt64) -> Bool { address >= first && address <= last }
 }
 
@@ -63,6 +69,8 @@ public struct Geometry: Hashable, Sendable {
   /// entries translate. 0 means exactly the root level's entries.
   public var minimumRootBytes: Int
 
+  /// A tree of `levels` (root first) translating `windows`, with `outputBits`-bit
+  /// physical addresses; see the properties for `rootSelectBits` and `minimumRootBytes`.
   public init(
     levels: [LevelGeometry], windows: [VirtualWindow], rootSelectBits: Int = 0, outputBits: Int,
     minimumRootBytes: Int = 0

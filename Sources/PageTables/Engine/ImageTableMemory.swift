@@ -21,7 +21,7 @@
 ///
 /// ## Invariants
 /// `storage` is valid for `byteCount` bytes; `segments` holds
-/// ``segmentCount`` pointers, segment `k` (if allocated) holding
+/// `segmentCount` pointers, segment `k` (if allocated) holding
 /// `firstSegmentWords << k` zero-initialized words, the words for image offsets
 /// `[wordGranule * firstSegmentWords * (2^k - 1), ...)`; every table handed out
 /// has its segment allocated; `next` is the first never-used byte.

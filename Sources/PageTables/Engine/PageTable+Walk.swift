@@ -27,6 +27,7 @@ public struct RunCollector: PageTableVisitor {
   /// The runs found so far, in address order.
   public private(set) var runs: [MappingRun] = []
 
+  /// A collector that has seen no leaf.
   public init() {}
 
   public mutating func visitLeaf(

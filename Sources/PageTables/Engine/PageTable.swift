@@ -217,10 +217,15 @@ public struct Translation: Hashable, Sendable {
 /// A run of virtual addresses mapped to contiguous physical addresses with one
 /// protection, as walks and dumps report them.
 public struct MappingRun: Hashable, Sendable {
+  /// The first virtual address of the run.
   public var virtualAddress: UInt64
+  /// The physical address `virtualAddress` maps to; the run maps contiguously from it.
   public var physicalAddress: UInt64
+  /// The run's length in bytes.
   public var size: UInt64
+  /// What every page of the run allows.
   public var protection: Protection
+  /// A run of `size` bytes from `virtualAddress` to `physicalAddress` with `protection`.
   public init(virtualAddress: UInt64, physicalAddress: UInt64, size: UInt64, protection: Protection)
   {
     self.virtualAddress = virtualAddress

@@ -59,7 +59,9 @@ extension ARM64Format {
     /// IRGN0 [9:8], ORGN0 [11:10], SH0 [13:12]: cacheability and shareability of
     /// TTBR0 walks (1 = write-back write-allocate; 3 = inner shareable).
     public var irgn0: UInt8 = 1
+    /// ORGN0 [11:10]: outer cacheability of TTBR0 walks.
     public var orgn0: UInt8 = 1
+    /// SH0 [13:12]: shareability of TTBR0 walks.
     public var sh0: UInt8 = 3
     /// TG0 [15:14]: 0 4K, 1 64K, 2 16K.
     public var tg0: UInt8 = 0
@@ -71,7 +73,9 @@ extension ARM64Format {
     public var epd1 = false
     /// IRGN1 [25:24], ORGN1 [27:26], SH1 [29:28]: as for TTBR0.
     public var irgn1: UInt8 = 1
+    /// ORGN1 [27:26]: outer cacheability of TTBR1 walks.
     public var orgn1: UInt8 = 1
+    /// SH1 [29:28]: shareability of TTBR1 walks.
     public var sh1: UInt8 = 3
     /// TG1 [31:30]: 1 16K, 2 4K, 3 64K.
     public var tg1: UInt8 = 2
@@ -165,7 +169,9 @@ extension ARM64Format {
     public var sl0: UInt8 = 1
     /// IRGN0 [9:8], ORGN0 [11:10], SH0 [13:12]: walk attributes.
     public var irgn0: UInt8 = 1
+    /// ORGN0 [11:10]: outer cacheability of stage-2 walks.
     public var orgn0: UInt8 = 1
+    /// SH0 [13:12]: shareability of stage-2 walks.
     public var sh0: UInt8 = 3
     /// TG0 [15:14]: 0 4K, 1 64K, 2 16K.
     public var tg0: UInt8 = 0
@@ -175,6 +181,7 @@ extension ARM64Format {
     public var vmid16 = false
     /// HA [21], HD [22]: hardware Access flag and dirty state (FEAT_HAFDBS).
     public var ha = false
+    /// HD [22]: hardware dirty state (with HA).
     public var hd = false
     /// DS [32]: the FEAT_LPA2 descriptor layout.
     public var ds = false
