@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build-embedded
 mkdir -p "$out"
-sources=(Sources/PageTables/Engine/*.swift)
+sources=(Sources/PageTables/Engine/*.swift Sources/PageTables/Schemes/*.swift)
 if compgen -G "Sources/PageTables/Formats/*.swift" >/dev/null; then
   sources+=(Sources/PageTables/Formats/*.swift)
 fi

@@ -46,7 +46,8 @@ case "$arch" in
   *) echo "build.sh: unknown architecture $arch" >&2; exit 2 ;;
 esac
 
-engine="$root/Sources/PageTables/Engine/*.swift $root/Sources/PageTables/Formats/*.swift"
+engine="$root/Sources/PageTables/Engine/*.swift $root/Sources/PageTables/Formats/*.swift
+  $root/Sources/PageTables/Schemes/*.swift"
 program="$here/Program/*.swift $here/$arch/Machine.swift"
 inputs="$engine $program $here/$arch/start.S $here/$arch/link.ld $here/runtime.c $0"
 # shellcheck disable=SC2086

@@ -91,6 +91,19 @@ import Testing
     try unmapAndFlush(table, 0x4000_0000, 1 << 30)
   }
 
+  /// The second example in `Sources/PageTables/PageTables.docc/PageTables.md`.
+  @Test func thePageTablesCatalogActivationExampleRunsAsWritten() throws {
+    let idmap = try IdentityMap(
+      format: ARM64Format(granule: .k4, inputBits: 39),
+      memory: ImageTableMemory(base: 0x4400_0000, byteCount: 1 << 20),
+      options: PageTableOptions(leakReporter: { _ in }))
+    try idmap.map(0x4000_0000, size: 1 << 30, protection: Protection(write: true, execute: true))
+    let registers = try idmap.table.stage1Activation(asid: 1).registers  // MAIR, TCR, TTBR0, TTBR1
+    #expect(idmap.table.translate(0x4000_1234)?.physicalAddress == 0x4000_1234)
+    #expect(registers.map(\.value)[2] == 1 << 48 | idmap.table.rootAddress())
+    #expect(registers.map(\.value)[1] & 0x3F == 25)  // T0SZ = 64 - 39
+  }
+
   /// The example in `Sources/PhysicalPages/PhysicalPages.docc/PhysicalPages.md`.
   @Test func thePhysicalPagesCatalogExampleRunsAsWritten() throws {
     let ram = try PhysicalMemory()  // 64 MiB at 0x8000_0000

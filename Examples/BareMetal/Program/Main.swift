@@ -83,6 +83,14 @@ func runWithEngine<Format: PageTableFormat>(
       } catch {
         report(error, step: index)
       }
+    case .identityMap:
+      do {
+        try IdentityMap(table: table).map(
+          step.a, size: step.c, protection: protection(bits: step.d))
+        Machine.afterMap(virtualAddress: step.a, size: step.c)
+      } catch {
+        report(error, step: index)
+      }
     case .unmap:
       var gather = TLBGather(invalidator: MachineTLB())
       do {
@@ -169,7 +177,9 @@ func probe(_ step: Plan.Step, engine: Bool, translation: Translation?) {
 }
 
 /// A protection from the plan's bits: 1 read, 2 write, 4 execute, 8 user,
-/// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device).
+/// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device); the
+/// software bits in 16–31; bit 32 and an attribute index in 33–40; bit 41 for an
+/// access flag left clear.
 func protection(bits: UInt64) -> Protection {
   let memoryType: MemoryType
   switch bits >> 8 & 0xFF {
@@ -179,7 +189,24 @@ func protection(bits: UInt64) -> Protection {
   }
   return Protection(
     read: bits & 1 != 0, write: bits & 2 != 0, execute: bits & 4 != 0, user: bits & 8 != 0,
-    global: bits & 16 != 0, memoryType: memoryType)
+    global: bits & 16 != 0, memoryType: memoryType,
+    softwareBits: UInt16(truncatingIfNeeded: bits >> 16),
+    attributeIndex: bits & 1 << 32 != 0 ? UInt8(truncatingIfNeeded: bits >> 33) : nil,
+    accessed: bits & 1 << 41 == 0)
+}
+
+/// Compares the activation values the guest's engine computed with the ones the
+/// host put in the plan (the same API on both sides), reporting a difference.
+func checkActivation(_ plan: Plan, _ values: [UInt64]) {
+  for (index, value) in values.enumerated() where plan.register(index) != value {
+    Console.write("PTERROR activation register ")
+    Console.hex(UInt64(index))
+    Console.write(" computed ")
+    Console.hex(value)
+    Console.write(" plan ")
+    Console.hex(plan.register(index))
+    Console.write("\n")
+  }
 }
 
 func report(_ error: PageTableError, step: Int) {

@@ -3,8 +3,9 @@
 /// words. `PageTablesTools/Conformance` writes it; this file only reads it.
 ///
 /// Header words: 0 magic `PTPLAN01`, 1 mode, 2 configuration, 3 root (prebuilt
-/// tables), 4–7 machine registers (prebuilt tables), 8 table memory base and 9 its
-/// size (engine mode), 10 step count, 11 byte offset of the steps, 12 boot flags.
+/// tables), 4–7 activation registers 0–3 (the host's values from the formats'
+/// activation API), 8 table memory base and 9 its size (engine mode), 10 step
+/// count, 11 byte offset of the steps, 12 boot flags, 13–15 activation registers 4–6.
 /// Each step is five words: operation, then its operands.
 @safe
 struct Plan {
@@ -32,6 +33,9 @@ struct Plan {
     case activate = 6
     /// Probe address `a` with the access kinds in bit mask `b`; stores write `c`.
     case probe = 7
+    /// Map `[a, a + c)` to itself with protection bits `d`, through the engine's
+    /// `IdentityMap` scheme (engine mode).
+    case identityMap = 8
   }
 
   struct Step {
@@ -58,7 +62,8 @@ struct Plan {
   var mode: Mode? { Mode(rawValue: word(1)) }
   var configuration: UInt64 { word(2) }
   var root: UInt64 { word(3) }
-  func register(_ index: Int) -> UInt64 { word(4 + index) }
+  /// Activation register `index` (0...6).
+  func register(_ index: Int) -> UInt64 { word(index < 4 ? 4 + index : 9 + index) }
   var tableBase: UInt64 { word(8) }
   var tableBytes: UInt64 { word(9) }
   var stepCount: Int { Int(word(10)) }

@@ -45,7 +45,8 @@ enum Machine {
   }
 
   /// Prebuilt tables, probed from EL2 with AT: configuration 1 is stage 1 (registers
-  /// TCR_EL1, MAIR_EL1, TTBR0_EL1, TTBR1_EL1), 2 is stage 2 (VTCR_EL2, -, VTTBR_EL2).
+  /// TCR_EL1, MAIR_EL1, TTBR0_EL1, TTBR1_EL1), 2 is stage 2 (VTCR_EL2, -, VTTBR_EL2),
+  /// loaded exactly as the plan gives them (the host's activation values).
   /// Translation of the EL1&0 regime is switched on; the program itself, at EL2,
   /// keeps running untranslated.
   static func activatePrebuilt(_ plan: Plan) {
@@ -107,29 +108,21 @@ enum Machine {
       Console.write("PTERROR configuration\n")
       return
     }
+    // The plan's MAIR (register 1) describes the attribute indices the mappings use.
+    let attributes = ARM64Format.MemoryAttributes(value: plan.register(1))
     runWithEngine(plan, format: format) { root in
-      configureEL1MMU(ARM64Format.mair, translationControl(format), root, 0)
-      enableEL1MMU()
+      do throws(PageTableError) {
+        let activation = try format.stage1Activation(
+          rootAddress: root, memoryAttributes: attributes)
+        checkActivation(
+          plan, [activation.tcr.value, activation.mair.value, activation.ttbr0, activation.ttbr1])
+        configureEL1MMU(
+          activation.mair.value, activation.tcr.value, activation.ttbr0, activation.ttbr1)
+        enableEL1MMU()
+      } catch {
+        Console.write("PTERROR activation\n")
+      }
     }
-  }
-
-  /// TCR_EL1 for a TTBR0-only table of `format`: T0SZ, write-back inner-shareable
-  /// walks, TG0, no TTBR1 walks (EPD1), IPS, and DS for the LPA2 layout.
-  static func translationControl(_ format: ARM64Format) -> UInt64 {
-    var tcr = UInt64(64 - format.inputBits)
-    tcr |= 1 << 8 | 1 << 10 | 3 << 12
-    switch format.granule {
-    case .k4: break
-    case .k64: tcr |= 1 << 14
-    case .k16: tcr |= 2 << 14
-    }
-    tcr |= 1 << 23
-    let sizes: [Int] = [32, 36, 40, 42, 44, 48, 52]
-    for (code, bits) in sizes.enumerated() where bits == format.outputBits {
-      tcr |= UInt64(code) << 32
-    }
-    if format.usesLPA2 { tcr |= 1 << 59 }
-    return tcr
   }
 }
 

@@ -20,6 +20,7 @@ func probeSupervisorLoad(_ address: UInt64, _ unused: UInt64, _ fault: UnsafeMut
 func probeSupervisorStore(
   _ address: UInt64, _ value: UInt64, _ fault: UnsafeMutablePointer<UInt64>)
 @_extern(c, "set_satp_machine") func setSATPFromMachineMode(_ satp: UInt64)
+@_extern(c, "set_menvcfg") func setEnvironmentConfiguration(_ menvcfg: UInt64)
 @_extern(c, "set_satp") func setSATP(_ satp: UInt64)
 @_extern(c, "sfence_page") func sfencePage(_ address: UInt64)
 @_extern(c, "sfence_all") func sfenceAll()
@@ -43,8 +44,11 @@ enum Machine {
     unsafe UnsafeMutablePointer<UInt64>(bitPattern: UInt(address))!.pointee = value
   }
 
-  /// Prebuilt tables: `satp` (register 0) for the loads and stores that MPRV translates.
+  /// Prebuilt tables: the plan's activation values as given: the `menvcfg` bits
+  /// (register 1), then `satp` (register 0) for the loads and stores that MPRV
+  /// translates.
   static func activatePrebuilt(_ plan: Plan) {
+    setEnvironmentConfiguration(plan.register(1))
     setSATPFromMachineMode(plan.register(0))
   }
 
@@ -80,8 +84,10 @@ enum Machine {
     }
   }
 
-  /// Engine mode runs in S-mode, as an operating system would.
+  /// Engine mode runs in S-mode, as an operating system would; `menvcfg` (plan
+  /// register 1) is machine-mode state, loaded before leaving M-mode.
   static func runEngine(_ plan: Plan) {
+    setEnvironmentConfiguration(plan.register(1))
     enterSupervisor(supervisorMain)
   }
 }
@@ -103,9 +109,11 @@ func supervisorMain() {
     mode, svnapot: configuration & 0x100 != 0, svpbmt: configuration & 0x200 != 0)
   runWithEngine(plan, format: format) { root in
     do throws(PageTableError) {
-      setSATP(try format.satp(rootAddress: root))
+      let activation = try format.activation(rootAddress: root)
+      checkActivation(plan, [activation.satp, activation.menvcfg])
+      setSATP(plan.register(0))
     } catch {
-      Console.write("PTERROR satp\n")
+      Console.write("PTERROR activation\n")
     }
   }
   Machine.exit(4)

@@ -118,6 +118,13 @@ probe_m_store_resume:
         csrc    mstatus, t0
         ret
 
+// void set_menvcfg(uint64_t bits): sets bits in menvcfg (CSR 0x30a; PBMTE [62],
+// ADUE [61]), from M-mode.
+        .global set_menvcfg
+set_menvcfg:
+        csrs    0x30a, a0
+        ret
+
 // void set_satp_machine(uint64_t satp): the tables MPRV accesses use.
         .global set_satp_machine
 set_satp_machine:

@@ -17,6 +17,8 @@ func probeStore(_ address: UInt64, _ value: UInt64, _ fault: UnsafeMutablePointe
 func probeLoadWithSMAP(_ address: UInt64, _ unused: UInt64, _ fault: UnsafeMutablePointer<UInt64>)
   -> UInt64
 @_extern(c, "write_cr3") func writeCR3(_ value: UInt64)
+@_extern(c, "set_control_bits")
+func setControlBits(_ cr4: UInt64, _ efer: UInt64, _ cr0: UInt64, _ pat: UInt64)
 @_extern(c, "invlpg") func invalidatePage(_ address: UInt64)
 @_extern(c, "flush_tlb") func flushTLB()
 @_extern(c, "port_out8") func portOut8(_ port: UInt32, _ value: UInt32)
@@ -37,9 +39,16 @@ enum Machine {
     unsafe UnsafeMutablePointer<UInt64>(bitPattern: UInt(address))!.pointee = value
   }
 
-  /// Prebuilt tables: CR3 is register 0 (LA57 was set by the stub from the plan's
-  /// boot flags).
-  static func activatePrebuilt(_ plan: Plan) { writeCR3(plan.register(0)) }
+  /// Prebuilt tables: the plan's activation values, loaded as given: CR3 (register
+  /// 0), the CR4, IA32_EFER and CR0 bits to set (1–3; LA57 was already set by the
+  /// stub from the plan's boot flags, since it only changes with paging off) and
+  /// IA32_PAT (4).
+  static func activatePrebuilt(_ plan: Plan) { load(plan) }
+
+  static func load(_ plan: Plan) {
+    setControlBits(plan.register(1), plan.register(2), plan.register(3), plan.register(4))
+    writeCR3(plan.register(0))
+  }
 
   /// x86 never caches a not-present entry: nothing to do after a map.
   static func afterMap(virtualAddress: UInt64, size: UInt64) {}
@@ -76,9 +85,12 @@ enum Machine {
     }
     runWithEngine(plan, format: format) { root in
       do throws(PageTableError) {
-        writeCR3(try format.cr3(rootAddress: root))
+        let activation = try format.activation(rootAddress: root)
+        checkActivation(
+          plan, [activation.cr3, activation.cr4, activation.efer, activation.cr0, activation.pat])
+        load(plan)
       } catch {
-        Console.write("PTERROR cr3\n")
+        Console.write("PTERROR activation\n")
       }
     }
   }

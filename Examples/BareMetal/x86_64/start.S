@@ -230,11 +230,47 @@ invlpg:
         invlpg  (%rdi)
         ret
 
-// Flush every non-global translation (CR4.PGE is off, so that is all of them).
+// Flush every translation, global ones too: toggling CR4.PGE invalidates them all
+// (SDM vol. 3A, 4.10.4.1); with PGE clear, a CR3 reload is enough.
         .global flush_tlb
 flush_tlb:
-        mov     %cr3, %rax
+        mov     %cr4, %rax
+        test    $(1 << 7), %rax
+        jz      1f
+        mov     %rax, %rdx
+        and     $~(1 << 7), %rax
+        mov     %rax, %cr4
+        mov     %rdx, %cr4
+        ret
+1:      mov     %cr3, %rax
         mov     %rax, %cr3
+        ret
+
+// void set_control_bits(uint64_t cr4, uint64_t efer, uint64_t cr0, uint64_t pat):
+// the activation values other than CR3: IA32_PAT (MSR 0x277) is written, the
+// others are ORed into CR4, IA32_EFER (MSR 0xC000_0080) and CR0.
+        .global set_control_bits
+set_control_bits:
+        mov     %rdx, %r8                       // cr0 (rdmsr/wrmsr use rdx)
+        mov     %rcx, %r9                       // pat
+        mov     %cr4, %rax
+        or      %rdi, %rax
+        mov     %rax, %cr4
+        mov     $EFER, %ecx
+        rdmsr
+        mov     %rsi, %r10
+        or      %r10d, %eax
+        shr     $32, %r10
+        or      %r10d, %edx
+        wrmsr
+        mov     $0x277, %ecx
+        mov     %r9d, %eax
+        mov     %r9, %rdx
+        shr     $32, %rdx
+        wrmsr
+        mov     %cr0, %rax
+        or      %r8, %rax
+        mov     %rax, %cr0
         ret
 
         .global port_out8

@@ -35,6 +35,9 @@ struct PreparedRun {
   var leafSizes: [UInt64]
   var contiguousLeaves: Int
   var protections: Int
+  var softwareBitProtections: Int
+  var indexedProtections: Int
+  var unaccessedProtections: Int
   var unmapChecks: Int
   /// The test mappings and holes, one per line, for the run directory.
   var description: String
@@ -78,13 +81,32 @@ extension ConformanceConfiguration {
     "\(granule.bytes >> 10)K"
   }
 
-  /// The MAIR_EL1 attribute byte `ARM64Format.mair` gives a memory type.
-  static func mairAttribute(_ type: MemoryType) -> UInt8 {
-    switch type {
-    case .normal: 0xFF
-    case .device: 0x04
-    case .uncached: 0x44
+  /// MAIR_EL1 for the ARM64 runs: the format's standard attributes 0–2 and five
+  /// more for mappings with an explicit ``Protection/attributeIndex``: 3 Normal
+  /// write-through (0xBB), 4 Device-nGRE (0x08), 5 Device-GRE (0x0C), 6
+  /// Device-nGnRnE (0x00), 7 Normal write-through read-allocate (0xAA).
+  static var conformanceMAIR: ARM64Format.MemoryAttributes {
+    var attributes = ARM64Format.MemoryAttributes.standard
+    for (index, byte) in [(3, 0xBB), (4, 0x08), (5, 0x0C), (6, 0x00), (7, 0xAA)] as [(Int, UInt8)] {
+      attributes[index] = byte
     }
+    return attributes
+  }
+
+  /// The MAIR_EL1 attribute byte `AT` must report for a stage-1 leaf: the one its
+  /// attribute index selects in ``conformanceMAIR``.
+  static func mairAttribute(_ protection: Protection) -> UInt8 {
+    let index: Int
+    if let chosen = protection.attributeIndex {
+      index = Int(chosen)
+    } else {
+      switch protection.memoryType {
+      case .normal: index = 0
+      case .device: index = 1
+      case .uncached: index = 2
+      }
+    }
+    return conformanceMAIR[index]
   }
 
   static func arm64Stage1(
@@ -106,10 +128,8 @@ extension ConformanceConfiguration {
       try generator.generate()
       var plan = generator.plan
       plan.configuration = 1
-      let root = generator.table.rootAddress()
-      plan.registers = [
-        ARM64Registers.tcr(format), ARM64Format.mair, ttbr1 ? 0 : root, ttbr1 ? root : 0,
-      ]
+      plan.registers = try arm64Registers(
+        generator.table.stage1Activation(memoryAttributes: conformanceMAIR))
       return generator.prepared(plan, hypervisor: true)
     }
   }
@@ -130,7 +150,8 @@ extension ConformanceConfiguration {
       try generator.generate()
       var plan = generator.plan
       plan.configuration = 2
-      plan.registers = [ARM64Registers.vtcr(format), 0, generator.table.rootAddress(), 0]
+      let activation = try generator.table.stage2Activation()
+      plan.registers = [activation.vtcr.value, 0, activation.vttbr, 0, 0, 0, 0]
       return generator.prepared(plan, hypervisor: true)
     }
   }
@@ -150,6 +171,10 @@ extension ConformanceConfiguration {
       try generator.generate()
       var plan = generator.plan
       plan.configuration = UInt64(granule.pageShift) << 8 | 48
+      // The guest's engine allocates its root first, as the generator's table did,
+      // so these are the values the guest computes; it checks that and loads them.
+      plan.registers = try arm64Registers(
+        generator.table.stage1Activation(memoryAttributes: conformanceMAIR))
       return generator.prepared(plan, hypervisor: false)
     }
   }
@@ -168,10 +193,13 @@ extension ConformanceConfiguration {
       try generator.generate()
       var plan = generator.plan
       plan.configuration = UInt64(levels)
-      plan.bootFlags = levels == 5 ? 1 : 0
-      if way == .hostBuilt {
-        plan.registers[0] = try format.cr3(rootAddress: generator.table.rootAddress())
-      }
+      // Both ways load the host's values (the guest's engine checks it computes the
+      // same); LA57 only changes with paging off, so the start stub sets it.
+      let activation = try generator.table.activation()
+      plan.bootFlags = activation.fiveLevel ? 1 : 0
+      plan.registers = [
+        activation.cr3, activation.cr4, activation.efer, activation.cr0, activation.pat, 0, 0,
+      ]
       return generator.prepared(plan, hypervisor: false)
     }
   }
@@ -195,9 +223,8 @@ extension ConformanceConfiguration {
       try generator.generate()
       var plan = generator.plan
       plan.configuration = UInt64(mode.virtualAddressBits) | 0x300
-      if way == .hostBuilt {
-        plan.registers[0] = try format.satp(rootAddress: generator.table.rootAddress())
-      }
+      let activation = try generator.table.activation()
+      plan.registers = [activation.satp, activation.menvcfg, 0, 0, 0, 0, 0]
       return generator.prepared(plan, hypervisor: false)
     }
   }
@@ -209,58 +236,16 @@ extension PlanGenerator {
       plan: plan, image: mode == .prebuilt ? memory.bytes() : nil, probes: probes,
       hypervisor: hypervisor, mappings: counts.maps, holes: counts.holes,
       leafSizes: leafSizes.sorted(), contiguousLeaves: contiguousLeaves,
-      protections: protectionsUsed.count, unmapChecks: counts.unmapChecks,
+      protections: protectionsUsed.count,
+      softwareBitProtections: protectionsUsed.filter { $0.softwareBits != 0 }.count,
+      indexedProtections: protectionsUsed.filter { $0.attributeIndex != nil }.count,
+      unaccessedProtections: protectionsUsed.filter { !$0.accessed }.count,
+      unmapChecks: counts.unmapChecks,
       description: mappingDescription)
   }
 }
 
-/// ARM64 translation control registers for a format (Arm ARM D19: TCR_EL1,
-/// VTCR_EL2).
-enum ARM64Registers {
-  static func outputSizeCode(_ bits: Int) -> UInt64 {
-    UInt64(ARM64Format.outputSizes.firstIndex(of: bits) ?? 5)
-  }
-
-  /// TCR_EL1: the format's window (TTBR0 or TTBR1; the other one disabled),
-  /// write-back inner-shareable walks, granule, IPS, DS for the LPA2 layout.
-  static func tcr(_ format: ARM64Format) -> UInt64 {
-    let size = UInt64(64 - format.inputBits)
-    var tcr: UInt64 = 0
-    switch format.translationBase {
-    case .ttbr0:
-      let tg0: UInt64 = format.granule == .k4 ? 0 : format.granule == .k64 ? 1 : 2
-      tcr |= size | 1 << 8 | 1 << 10 | 3 << 12 | tg0 << 14 | 1 << 23 | size << 16 | 2 << 30
-    case .ttbr1:
-      let tg1: UInt64 = format.granule == .k16 ? 1 : format.granule == .k4 ? 2 : 3
-      tcr |= size | 1 << 7 | size << 16 | 1 << 24 | 1 << 26 | 3 << 28 | tg1 << 30
-    }
-    tcr |= outputSizeCode(format.outputBits) << 32
-    if format.usesLPA2 { tcr |= 1 << 59 }
-    return tcr
-  }
-
-  /// VTCR_EL2: T0SZ, SL0/SL2 for the format's start level, write-back
-  /// inner-shareable walks, granule, PS, DS; bit 31 is RES1.
-  static func vtcr(_ format: ARM64Format) -> UInt64 {
-    var vtcr = UInt64(64 - format.inputBits) | 1 << 8 | 1 << 10 | 3 << 12 | 1 << 31
-    let level = format.startLevel
-    switch format.granule {
-    case .k4:
-      vtcr |= 0 << 14
-      switch level {
-      case -1: vtcr |= 1 << 33
-      case 0: vtcr |= 2 << 6
-      case 1: vtcr |= 1 << 6
-      case 2: vtcr |= 0 << 6
-      default: vtcr |= 3 << 6
-      }
-    case .k16:
-      vtcr |= 2 << 14 | UInt64(3 - level) << 6
-    case .k64:
-      vtcr |= 1 << 14 | UInt64(3 - level) << 6
-    }
-    vtcr |= outputSizeCode(format.outputBits) << 16
-    if format.usesLPA2 { vtcr |= 1 << 32 }
-    return vtcr
-  }
+/// The plan's registers for a stage-1 activation: TCR, MAIR, TTBR0, TTBR1.
+func arm64Registers(_ activation: ARM64Format.Stage1Activation) -> [UInt64] {
+  [activation.tcr.value, activation.mair.value, activation.ttbr0, activation.ttbr1, 0, 0, 0]
 }

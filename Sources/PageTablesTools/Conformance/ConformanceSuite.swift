@@ -118,6 +118,9 @@ public enum ConformanceSuite {
       result.leafSizes = prepared.leafSizes
       result.contiguousLeaves = prepared.contiguousLeaves
       result.protections = prepared.protections
+      result.softwareBitProtections = prepared.softwareBitProtections
+      result.indexedProtections = prepared.indexedProtections
+      result.unaccessedProtections = prepared.unaccessedProtections
       result.unmapChecks = prepared.unmapChecks
       let slug = "\(configuration.name)-\(configuration.way.rawValue)-\(seed)"
         .map { $0.isLetter || $0.isNumber ? $0 : "-" }
@@ -331,6 +334,12 @@ public struct ConformanceResult: Sendable {
   public var contiguousLeaves = 0
   /// Distinct protections the mappings used.
   public var protections = 0
+  /// Of those, protections with OS (software) bits, with a chosen attribute index,
+  /// and with the access flag left clear: the hardware must treat them as the
+  /// library says (OS bits ignored, the index's attribute reported by `AT`).
+  public var softwareBitProtections = 0
+  public var indexedProtections = 0
+  public var unaccessedProtections = 0
   /// Addresses probed and compared.
   public var addresses = 0
   /// Individual accesses compared (an address is probed with several kinds).
@@ -373,7 +382,8 @@ public struct ConformanceResult: Sendable {
     var text =
       "leaves \(leafSizes.map { Formatting.size($0).replacingOccurrences(of: " ", with: "") }.joined(separator: "/"))"
       + ", \(contiguousLeaves) in contiguous runs, \(mappings) mappings, \(holes) holes, "
-      + "\(protections) protections"
+      + "\(protections) protections (\(softwareBitProtections) with OS bits, "
+      + "\(indexedProtections) with an attribute index, \(unaccessedProtections) not accessed)"
     if controlProbes > 0 {
       text +=
         ", \(unmapChecks) unmap+TLBI checks, control: \(staleTranslations)/\(controlProbes) stale without invalidation"

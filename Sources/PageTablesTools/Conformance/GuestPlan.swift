@@ -27,6 +27,7 @@ public struct GuestPlan: Sendable {
     case activate = 6
     /// Access an address with a mask of probe kinds and print the outcomes.
     case probe = 7
+    case identityMap = 8
   }
 
   /// One step: an operation and its four operand words.
@@ -43,8 +44,10 @@ public struct GuestPlan: Sendable {
   public var configuration: UInt64 = 0
   /// The prebuilt table's root.
   public var root: UInt64 = 0
-  /// Machine registers for prebuilt tables (TCR/MAIR/TTBRs, `satp`, CR3).
-  public var registers: [UInt64] = [0, 0, 0, 0]
+  /// The activation values the guest loads, from the formats' activation API
+  /// (ARM64 TCR, MAIR, TTBR0, TTBR1 or VTCR, -, VTTBR; x86-64 CR3, CR4, EFER, CR0,
+  /// IA32_PAT; RISC-V satp, menvcfg). Seven slots: header words 4–7 and 13–15.
+  public var registers: [UInt64] = [0, 0, 0, 0, 0, 0, 0]
   /// The physical base of the prebuilt tables' image.
   public var tableBase: UInt64 = 0
   /// The size in bytes of the prebuilt tables' image.
@@ -70,7 +73,8 @@ public struct GuestPlan: Sendable {
     var words: [UInt64] = [
       0x3130_4E41_4C50_5450, mode.rawValue, configuration, root,
       registers[0], registers[1], registers[2], registers[3], tableBase, tableBytes,
-      UInt64(steps.count), UInt64(headerWords * 8), bootFlags, 0, 0, 0,
+      UInt64(steps.count), UInt64(headerWords * 8), bootFlags, registers[4], registers[5],
+      registers[6],
     ]
     for step in steps {
       words += [
@@ -89,7 +93,9 @@ public struct GuestPlan: Sendable {
   }
 
   /// A protection as the plan encodes it: 1 read, 2 write, 4 execute, 8 user,
-  /// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device).
+  /// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device); the
+  /// software bits in bits 16–31; bit 32 set when an attribute index is given, the
+  /// index in bits 33–40; bit 41 set when the access flag is left clear.
   static func bits(_ protection: Protection) -> UInt64 {
     var bits: UInt64 = 0
     if protection.read { bits |= 1 }
@@ -102,6 +108,9 @@ public struct GuestPlan: Sendable {
     case .uncached: bits |= 1 << 8
     case .device: bits |= 2 << 8
     }
+    bits |= UInt64(protection.softwareBits) << 16
+    if let index = protection.attributeIndex { bits |= 1 << 32 | UInt64(index) << 33 }
+    if !protection.accessed { bits |= 1 << 41 }
     return bits
   }
 }

@@ -43,8 +43,8 @@ final class PlanGenerator<Format: PageTableFormat> {
   let kinds: [ProbeKind]
   let physical: PhysicalPolicy
   let identity: Bool
-  /// The MAIR attribute an `AT` must report for a memory type (stage 1), if checked.
-  let attribute: ((MemoryType) -> UInt8)?
+  /// The MAIR attribute an `AT` must report for a leaf (stage 1), if checked.
+  let attribute: ((Protection) -> UInt8)?
   let table: PageTable<Format, ImageTableMemory>
   let memory: ImageTableMemory
   var random: SplitMix64
@@ -72,7 +72,7 @@ final class PlanGenerator<Format: PageTableFormat> {
 
   init(
     format: Format, machine: GuestMachine, mode: GuestPlan.Mode, kinds: [ProbeKind],
-    physical: PhysicalPolicy, identity: Bool, attribute: ((MemoryType) -> UInt8)?, seed: UInt64
+    physical: PhysicalPolicy, identity: Bool, attribute: ((Protection) -> UInt8)?, seed: UInt64
   ) throws(PageTableError) {
     self.format = format
     self.machine = machine
@@ -100,7 +100,7 @@ final class PlanGenerator<Format: PageTableFormat> {
 
   /// Makes the mappings, holes and probes, and assembles the plan's steps.
   func generate() throws(PageTableError) {
-    protections = Self.allProtections.filter { protection in
+    protections = (Self.allProtections + attributeVariants()).filter { protection in
       geometry.levels.indices.allSatisfy { level in
         !geometry.levels[level].allowsLeaf
           || (try? format.leafTemplate(for: protection, level: level)) != nil
@@ -126,6 +126,47 @@ final class PlanGenerator<Format: PageTableFormat> {
     assemble()
   }
 
+  /// Leaf attributes beyond the permissions, on read-write and user read-write
+  /// pages: the widest OS (software) bits the format takes (the hardware must
+  /// ignore them: the page translates as without them), every attribute index it
+  /// takes (ARM64 `AT` reports the attribute it selects), and, on machines whose
+  /// MMU sets the access flag itself (x86-64, RISC-V on QEMU), a clear access flag.
+  /// Each is in the form `translate` reports it (an index naming a built-in memory
+  /// type reads back as that type), without duplicates.
+  func attributeVariants() -> [Protection] {
+    let pageLevel = geometry.levels.count - 1
+    func accepted(_ protection: Protection) -> Protection? {
+      guard let template = try? format.leafTemplate(for: protection, level: pageLevel) else {
+        return nil
+      }
+      let entry = format.leafEntry(template: template, physicalAddress: 0, level: pageLevel)
+      return format.protection(of: entry, level: pageLevel)
+    }
+    var variants: [Protection] = []
+    for var base in [Protection.readWrite, Protection(write: true, user: true)] {
+      if let widest = [UInt16(0x3FF), 0xF, 0x3].lazy.compactMap({ bits -> Protection? in
+        base.softwareBits = bits
+        return accepted(base)
+      }).first {
+        variants.append(widest)
+      }
+      base.softwareBits = 0
+      for index in UInt8(0)...7 {
+        base.attributeIndex = index
+        if let indexed = accepted(base), indexed.attributeIndex != nil {
+          variants.append(indexed)
+        }
+      }
+      base.attributeIndex = nil
+      base.accessed = false
+      if machine.architecture != .aarch64, let unaccessed = accepted(base) {
+        variants.append(unaccessed)
+      }
+    }
+    var seen: Set<Protection> = []
+    return variants.filter { seen.insert($0).inserted }
+  }
+
   /// Every combination of the protection fields; the format keeps those it can express.
   static var allProtections: [Protection] {
     var all: [Protection] = []
@@ -145,8 +186,10 @@ final class PlanGenerator<Format: PageTableFormat> {
     throws(PageTableError)
   {
     try table.map(virtualAddress: va, physicalAddress: pa, size: size, protection: protection)
+    // The guest maps the regions it runs from with the engine's IdentityMap scheme.
     let step = GuestPlan.Step(
-      operation: .map, operands: (va, pa, size, GuestPlan.bits(protection)))
+      operation: !test && va == pa ? .identityMap : .map,
+      operands: (va, pa, size, GuestPlan.bits(protection)))
     if mode == .engine { setupSteps.append(step) }
     used.append(va..<va &+ size)
     if test {
@@ -314,7 +357,7 @@ final class PlanGenerator<Format: PageTableFormat> {
         expected.append(
           .translates(
             physicalAddress: translation.physicalAddress,
-            attribute: attribute?(translation.protection.memoryType)))
+            attribute: attribute?(translation.protection)))
       case .load:
         if tagged {
           tags[pa] = Self.tag(pa)

@@ -16,6 +16,8 @@ enum Scenario: String, CaseIterable, Sendable {
   case splitBlock
   /// Thousands of random map/unmap operations against a dictionary model.
   case randomModel
+  /// The ready-made schemes: an identity map and a linear map of unaligned regions.
+  case mappingSchemes
 
   func run<Format: PageTableFormat>(_ format: Format, protections: [Protection]) throws {
     switch self {
@@ -24,6 +26,7 @@ enum Scenario: String, CaseIterable, Sendable {
     case .badArguments: try badArguments(format, protections[0])
     case .splitBlock: try splitBlock(format, protections[0])
     case .randomModel: try randomModel(format, protections)
+    case .mappingSchemes: try mappingSchemes(format, protections[0])
     }
   }
 }
@@ -278,5 +281,63 @@ extension Scenario {
     try unmapAndFlush(table, regionStart, regionSize)
     #expect(table.dump().isEmpty)
     #expect(table.memory.liveTables == table.rootCount, "no table page may be left allocated")
+  }
+}
+
+extension Scenario {
+  /// ``IdentityMap`` and ``LinearMap``: regions widened to whole pages, translated
+  /// where the scheme puts them with the largest leaf the alignment allows, refused
+  /// (typed, nothing changed) where the window cannot hold them.
+  func mappingSchemes<Format: PageTableFormat>(_ format: Format, _ protection: Protection) throws {
+    let layout = Layout(format.geometry)
+    let g = layout.granule
+    let table = try makeTable(format, imageBytes: 8 << 20)
+    let identity = IdentityMap(table: table)
+    if let va = layout.virtualAddress(aligned: g), va < layout.outputLimit / 2 {
+      // [va + 3, va + 3 + 2g) covers three pages.
+      let run = try identity.map(va &+ 3, size: 2 * g, protection: protection)
+      #expect(run.virtualAddress == va && run.physicalAddress == va && run.size == 3 * g)
+      for offset in [0, g, 3 * g - 1] {
+        #expect(table.translate(va &+ offset)?.physicalAddress == va &+ offset)
+      }
+      #expect(throws: PageTableError.alreadyMapped(virtualAddress: va)) {
+        try identity.map(va, size: g, protection: protection)
+      }
+      #expect(try unmapAndFlush(table, va, 3 * g) == 3 * g)
+    } else {
+      // The window lies above the output size: no address can map to itself.
+      #expect(throws: PageTableError.self) {
+        try identity.map(layout.window.first, size: g, protection: protection)
+      }
+    }
+    #expect(throws: PageTableError.zeroSize) {
+      try identity.map(0, size: 0, protection: protection)
+    }
+    #expect(throws: PageTableError.addressOverflow(address: ~1, size: 4)) {
+      try identity.map(~1, size: 4, protection: protection)
+    }
+
+    // A linear map whose offset keeps the largest leaf's alignment.
+    #expect(throws: PageTableError.misalignedVirtualAddress(g / 2)) {
+      try LinearMap(table: table, offset: g / 2)
+    }
+    let size =
+      layout.leafSizes.filter { size in
+        guard layout.fitsOutput(size), let va = layout.virtualAddress(aligned: size) else {
+          return false
+        }
+        return va &+ (2 * size &- 1) <= layout.window.last && va &+ 2 * size > va
+      }.max() ?? g
+    let va = try #require(layout.virtualAddress(aligned: size))
+    let linear = try LinearMap(table: table, offset: va &- size)
+    let run = try linear.map(physicalAddress: size &+ 5, size: size, protection: protection)
+    #expect(run.virtualAddress == va && run.physicalAddress == size && run.size == size + g)
+    let first = try #require(table.translate(linear.virtualAddress(of: size &+ 0x10)))
+    #expect(first.physicalAddress == size &+ 0x10)
+    #expect(first.pageSize == size, "aligned addresses take the largest leaf")
+    #expect(linear.physicalAddress(of: va &+ size) == 2 * size)
+    #expect(table.translate(va &+ size)?.physicalAddress == 2 * size)
+    #expect(try unmapAndFlush(table, va, size + g) == size + g)
+    #expect(table.memory.liveTables == table.rootCount)
   }
 }
