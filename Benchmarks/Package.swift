@@ -32,6 +32,9 @@ let package = Package(
         .product(name: "PhysicalPageTables", package: pageTablesPackage),
       ],
       path: "InstructionCounts"),
+    benchmarkTarget(
+      "MMUModelBenchmarks",
+      dependencies: ["MMUModel", "PageTables", "PhysicalPages", "PhysicalPageTables"]),
   ]
 )
 

@@ -1,3 +1,5 @@
+import PageTables
+
 /// How the model's TLB and walk caches are shaped, and how the checker reacts.
 ///
 /// ```swift
@@ -51,13 +53,18 @@ public struct MMUConfiguration: Hashable, Sendable {
   /// an invalid entry in between, as `PageTableOptions.hasBBMLevel2` lets the
   /// engine do.
   public var hasBBMLevel2: Bool
+  /// The architecture's rule for replacing a live entry, if not the format's own
+  /// `liveEntryRule` (set `.breakBeforeMake` to hold a format to Arm's rule whatever
+  /// it declares).
+  public var liveEntryRule: LiveEntryRule?
 
   /// A configuration; the defaults are a 256-entry 4-way LRU TLB, 16 walk-cache
   /// entries per level, runs cached whole, and checking that reports.
   public init(
     tlbEntries: Int = 256, tlbWays: Int = 4, replacement: Replacement = .leastRecentlyUsed,
     walkCacheEntries: Int = 16, cacheContiguousRuns: Bool = true, checking: Checking = .report,
-    assumeSpeculativeFills: Bool = true, hasBBMLevel2: Bool = false
+    assumeSpeculativeFills: Bool = true, hasBBMLevel2: Bool = false,
+    liveEntryRule: LiveEntryRule? = nil
   ) {
     self.tlbEntries = tlbEntries
     self.tlbWays = tlbWays
@@ -67,6 +74,7 @@ public struct MMUConfiguration: Hashable, Sendable {
     self.checking = checking
     self.assumeSpeculativeFills = assumeSpeculativeFills
     self.hasBBMLevel2 = hasBBMLevel2
+    self.liveEntryRule = liveEntryRule
   }
 
   /// Whether the shape is one the model can build; the reason if not.

@@ -18,17 +18,21 @@ extension MMUCore {
     var changes: [EntryChange] = []
     for address in liveTables {
       guard let shadow = shadows[address] else { continue }
-      let count = shadow.entries.count
+      // Work on the copy outside the class (one exclusive access per table, not per
+      // entry; the swap keeps the array uniquely referenced, so no copy is made).
+      var entries: [UInt64] = []
+      swap(&entries, &shadow.entries)
+      let count = entries.count
       memory.withTable(at: address, byteCount: levels[shadow.level].tableBytes) { view in
         for i in 0..<count {
           let entry = view.load(i)
-          if entry != shadow.entries[i] {
-            changes.append(
-              EntryChange(table: address, index: i, old: shadow.entries[i], new: entry))
-            shadow.entries[i] = entry
+          if entry != entries[i] {
+            changes.append(EntryChange(table: address, index: i, old: entries[i], new: entry))
+            entries[i] = entry
           }
         }
       }
+      swap(&entries, &shadow.entries)
     }
     for change in changes { judge(change) }
   }

@@ -65,16 +65,22 @@ extension MMUCore {
         }
         let protection = format.protection(of: entry, level: level)
         var shift = shifts[level]
+        var memberDelta: UInt64 = 0
         let run = levels[level].contiguousRun
         if configuration.cacheContiguousRuns && run > 1 && format.isContiguous(entry, level: level)
         {
           shift += run.trailingZeroBitCount
+          // The spacing of members' raw entries, from the neighbour in the run (a
+          // prediction the hit check confirms or falls back from).
+          let neighbour = read(table, level: level, index: slot ^ 1)
+          memberDelta = slot & 1 == 0 ? neighbour &- entry : entry &- neighbour
         }
         let offset = address & ((1 << UInt64(shift)) - 1)
         let cached = TLBEntry(
           page: address >> UInt64(shift), shift: shift, global: protection.global,
           asid: tag.asid, vmid: tag.vmid, space: space, level: level, output: output &- offset,
-          protection: protection, entry: entry, table: table, index: slot, cachedAt: event)
+          protection: protection, entry: entry, table: table, index: slot,
+          memberDelta: memberDelta, cachedAt: event)
         return WalkResult(physicalAddress: output, entry: cached)
       }
     }

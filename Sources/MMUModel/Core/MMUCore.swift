@@ -14,6 +14,8 @@ struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
   let memory: Memory
   let configuration: MMUConfiguration
   let checking: Bool
+  /// The rule the break-before-make check enforces (see ``MMUConfiguration/liveEntryRule``).
+  let liveEntryRule: LiveEntryRule
   let levels: [LevelGeometry]
   /// `shifts[level]`: the lowest virtual-address bit of the level's index.
   let shifts: [Int]
@@ -42,6 +44,7 @@ struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
     self.memory = memory
     self.configuration = configuration
     checking = configuration.checking != .off
+    liveEntryRule = configuration.liveEntryRule ?? format.liveEntryRule
     let geometry = format.geometry
     levels = geometry.levels
     shifts = geometry.levels.map(\.shift)

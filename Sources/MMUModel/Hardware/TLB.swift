@@ -20,6 +20,10 @@ struct TLBEntry {
   var entry: UInt64 = 0
   var table: UInt64 = 0
   var index: Int = 0
+  /// For a run: the difference between consecutive members' raw entries when it was
+  /// filled (0 for a plain leaf), so a hit on another member can be checked with one
+  /// comparison before decoding.
+  var memberDelta: UInt64 = 0
   /// The model's event number when the entry was filled.
   var cachedAt: UInt64 = 0
   /// Replacement stamp: last use (LRU) or fill (FIFO).
@@ -64,20 +68,23 @@ struct TLB {
     for shift in shifts {
       let page = address >> UInt64(shift)
       let base = Int(truncatingIfNeeded: page & setMask) &* ways
-      for slot in base..<(base &+ ways) {
-        let entry = entries[slot]
-        if entry.valid && entry.page == page && entry.shift == shift && entry.vmid == vmid
-          && (entry.global || entry.asid == asid)
-        {
-          if case .leastRecentlyUsed = replacement {
-            clock &+= 1
-            entries[slot].stamp = clock
-          }
-          return slot
+      for slot in base..<(base &+ ways) where matches(slot, page, shift, asid, vmid) {
+        if case .leastRecentlyUsed = replacement {
+          clock &+= 1
+          entries[slot].stamp = clock
         }
+        return slot
       }
     }
     return nil
+  }
+
+  /// Whether the entry in `slot` translates `page` (of `1 << shift` bytes) for
+  /// (`asid`, `vmid`); reads the fields in place, without copying the entry.
+  @inline(__always)
+  func matches(_ slot: Int, _ page: UInt64, _ shift: Int, _ asid: UInt16, _ vmid: UInt16) -> Bool {
+    entries[slot].page == page && entries[slot].valid && entries[slot].shift == shift
+      && entries[slot].vmid == vmid && (entries[slot].global || entries[slot].asid == asid)
   }
 
   /// Caches `entry`, replacing an invalid way or the policy's victim.
