@@ -134,6 +134,35 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
     perPage(benchmark, pages: 256) { mapAndUnmap(base, 256 * large) }
   }
 
+  // Contiguous runs on (the default) and off, on bulk maps where they form: 2 MiB
+  // blocks at 2 MiB-aligned addresses (ARM64's level-2 runs of 16 blocks), and
+  // 4 KiB pages where VA and PA agree modulo 64 KiB (ARM64 runs of 16 pages,
+  // RISC-V Svnapot 64 KiB). x86-64 has no runs: its two rows are the same work.
+  let runsOff = try! PageTable(
+    format: format, memory: PhysicalPageTableMemory(memory),
+    options: PageTableOptions(useContiguousRuns: false))
+  for (label, target) in [("runs on", table), ("runs off", runsOff)] {
+    Benchmark(
+      "\(name): map+unmap 256 × 2 MiB, aligned (\(label))",
+      configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
+    ) { benchmark in
+      perPage(benchmark, pages: 256) { mapAndUnmap(base, 256 * large, in: target) }
+    }
+    Benchmark(
+      "\(name): map+unmap 64 MiB as 4 KiB pages, 64 KiB-aligned (\(label))",
+      configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
+    ) { benchmark in
+      perPage(benchmark, pages: 16_384) {
+        try! target.map(
+          virtualAddress: base, physicalAddress: 0x8001_0000, size: 64 << 20,
+          protection: .readWrite)
+        var gather = TLBGather(invalidator: NoTLB())
+        _ = try! target.unmap(virtualAddress: base, size: 64 << 20, gather: &gather)
+        target.flush(&gather)
+      }
+    }
+  }
+
   Benchmark(
     "\(name): map 1 GiB as 4 KiB pages, then unmap it",
     configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one, maxIterations: 30)
@@ -185,6 +214,30 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
   }
 }
 
+/// Scale: 256 GiB as 4 KiB pages (64 M leaf entries, 128 Ki leaf tables: 512 MiB
+/// of tables) built and torn down, with the peak resident memory.
+func registerScale<Format: PageTableFormat>(_ name: String, _ format: Format) {
+  Benchmark(
+    "\(name): scale: map 256 GiB as 4 KiB pages, then unmap it",
+    configuration: .init(
+      metrics: [.wallClock, .peakMemoryResident, psPerPage], scalingFactor: .one,
+      maxDuration: .seconds(20), maxIterations: 3)
+  ) { benchmark in
+    let memory = try! PhysicalMemory(
+      configuration: PhysicalMemory.Configuration(byteCount: 1 << 30))
+    let table = try! PageTable(format: format, physicalMemory: memory)
+    let base: UInt64 = 0x400_0000_0000
+    perPage(benchmark, pages: 1 << 26) {
+      try! table.map(
+        virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 30,
+        protection: .readWrite)
+      var gather = TLBGather(invalidator: NoTLB())
+      _ = try! table.unmap(virtualAddress: base, size: 256 << 30, gather: &gather)
+      table.flush(&gather)
+    }
+  }
+}
+
 let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(maxDuration: .seconds(2), maxIterations: 100_000)
   registerStoreLimit(entries: 256)
@@ -192,4 +245,5 @@ let benchmarks: @Sendable () -> Void = {
   register("ARM64 4K", try! ARM64Format(granule: .k4, inputBits: 48), base: 0x40_0000_0000)
   register("x86-64 4-level", try! X86_64Format(levels: 4), base: 0x40_0000_0000)
   register("RISC-V Sv48", RISCVFormat(.sv48), base: 0x40_0000_0000)
+  registerScale("x86-64 4-level", try! X86_64Format(levels: 4))
 }
