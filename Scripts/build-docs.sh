@@ -12,9 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The modules whose every public symbol must carry a doc comment. A module joins
 # when its documentation is complete.
-documented=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
+documented=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel PageTableImages)
 # The modules held to zero DocC warnings (broken links, undocumented parameters).
-zeroWarnings=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel)
+zeroWarnings=(PhysicalPages PageTables PhysicalPageTables PageTablesTools GPUVirtualMemory MMUModel PageTableImages)
 scratch="${SCRATCH_PATH:-.build}"
 out="$scratch/docs"
 mkdir -p "$out"

@@ -16,7 +16,7 @@ struct PGTable: ParsableCommand {
     version: PackageVersion.current,
     subcommands: [
       DemoCommand.self, ConformanceCommand.self, BuildCommand.self, DumpCommand.self,
-      TranslateCommand.self, DiffCommand.self,
+      TranslateCommand.self, DiffCommand.self, BenchCommand.self,
       ReplayCommand.self,
     ])
 

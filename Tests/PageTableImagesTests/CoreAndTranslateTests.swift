@@ -90,3 +90,21 @@ struct CoreAndTranslateTests {
     }
   }
 }
+
+/// `pgtable bench`, whose report lives in PageTablesTools.
+@Suite("pgtable bench")
+struct BenchTests {
+  @Test("bench reports every format's per-operation times, and refuses a bad page count")
+  func benchReportsEveryFormat() throws {
+    let outcome = try Tool.run(["bench", "--pages", "64"])
+    #expect(outcome.status == 0, "\(outcome.error)")
+    let rows = outcome.output.split(separator: "\n").dropFirst(2)
+    #expect(rows.count == 9)
+    for row in rows {
+      #expect(row.split(separator: " ").filter { $0 == "ns" }.count == 4, "\(row)")
+    }
+    #expect(try Tool.run(["bench", "--pages", "0"]).status == 2)
+    let help = try Tool.run(["bench", "--help"])
+    #expect(help.status == 0 && help.output.contains("pgtable bench "))
+  }
+}

@@ -18,6 +18,7 @@ public enum ActivationRegisters {
     /// What the value assumes, or an empty string.
     public var note: String
 
+    /// Makes one from its parts.
     public init(name: String, value: UInt64, note: String = "") {
       self.name = name
       self.value = value

@@ -23,10 +23,15 @@ import PageTables
 public struct FormatDescriptor: Hashable, Sendable, CustomStringConvertible {
   /// The format family.
   public enum Family: String, Hashable, Sendable, CaseIterable {
+    /// ARM64 VMSAv8-64.
     case arm64
+    /// x86-64, 4 or 5 levels.
     case x86_64 = "x86-64"
+    /// RISC-V Sv39, Sv48 or Sv57.
     case riscv
+    /// Apple AGX GPU (UAT).
     case uat
+    /// Apple DART (IOMMU).
     case dart
 
     /// The options this family accepts.

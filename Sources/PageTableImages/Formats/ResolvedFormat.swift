@@ -9,10 +9,15 @@ import PageTables
 /// resolved.format.geometry.levels.count     // 4
 /// ```
 public enum ResolvedFormat: Sendable {
+  /// An ARM64 format.
   case arm64(ARM64Format)
+  /// An x86-64 format.
   case x86_64(X86_64Format)
+  /// A RISC-V format.
   case riscv(RISCVFormat)
+  /// An Apple UAT format.
   case uat(AppleUATFormat)
+  /// An Apple DART format.
   case dart(AppleDARTFormat)
 
   /// The format description, for the engine and the walker.
@@ -90,7 +95,7 @@ public enum ResolvedFormat: Sendable {
   }
 }
 
-/// The flags of a leaf beyond its ``Protection``.
+/// The flags of a leaf beyond its `Protection`.
 public struct LeafFlags: Hashable, Sendable {
   /// The hardware has accessed the page (or the format has no such flag).
   public var accessed = false
@@ -99,6 +104,7 @@ public struct LeafFlags: Hashable, Sendable {
   /// The leaf is a member of a contiguous run (ARM64 contiguous hint, Svnapot).
   public var contiguous = false
 
+  /// Makes one from its parts.
   public init(accessed: Bool = false, dirty: Bool = false, contiguous: Bool = false) {
     self.accessed = accessed
     self.dirty = dirty

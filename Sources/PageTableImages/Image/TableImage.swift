@@ -23,6 +23,7 @@ public struct TableImage: Hashable, Sendable {
   /// The tables, as they are loaded at ``base``.
   public var bytes: [UInt8]
 
+  /// Makes one from its parts.
   public init(format: FormatDescriptor, base: UInt64, roots: [UInt64], bytes: [UInt8]) {
     self.format = format
     self.base = base

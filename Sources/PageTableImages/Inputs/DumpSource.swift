@@ -32,6 +32,7 @@ public struct DumpSource: Sendable {
   /// What was wrong with the file but could be read around (truncation, …).
   public var problems: [String]
 
+  /// Makes one from its parts.
   public init(
     kind: Kind, memory: PhysicalImage, format: FormatDescriptor, roots: [UInt64], origin: String,
     problems: [String] = []
@@ -48,6 +49,7 @@ public struct DumpSource: Sendable {
   /// ELF core, or (anything else) raw RAM at `base`.
   ///
   /// - Parameters:
+  ///   - path: the file.
   ///   - format: the format; overrides an image header's or a core's.
   ///   - root: the root table; overrides an image header's or a core's.
   ///   - base: the physical address of a raw file's first byte (default 0).

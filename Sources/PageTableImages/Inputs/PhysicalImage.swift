@@ -24,6 +24,7 @@ public struct PhysicalImage: @unchecked Sendable {
     /// segment whose memory size exceeds its file size).
     public var fileByteCount: UInt64
 
+    /// Makes one from its parts.
     public init(
       physicalAddress: UInt64, byteCount: UInt64, fileOffset: UInt64, fileByteCount: UInt64
     ) {

@@ -16,9 +16,13 @@ public struct AddressSpaceMap: Sendable {
   public struct Placement: Hashable, Sendable {
     /// The index of the run in ``runs``.
     public var run: Int
+    /// Left edge, in pixels.
     public var x: Double
+    /// Top edge, in pixels.
     public var y: Double
+    /// Width, in pixels.
     public var width: Double
+    /// Height, in pixels.
     public var height: Double
     /// The fill colour.
     public var color: RGB

@@ -26,10 +26,10 @@ public enum CompactLayout {
     let geometry = format.geometry
     let alignment = UInt64(
       max(geometry.rootTableBytes, geometry.levels.map(\.tableBytes).max() ?? 0))
-    // A small aligned base and the builder's fixed capacity: whole pages, no wrap.
-    let memory = try! ImageTableMemory(
-      base: alignment, byteCount: Int(TableBuilder.maximumCapacity))
     do {
+      // A small aligned base and the builder's fixed capacity: whole pages, no wrap.
+      let memory = try ImageTableMemory(
+        base: alignment, byteCount: Int(TableBuilder.maximumCapacity))
       let table = try PageTable(
         format: format, memory: memory,
         options: PageTableOptions(useContiguousRuns: false, leakReporter: { _ in }))

@@ -13,6 +13,7 @@ public struct OccupancyPicture: Sendable {
   /// Where it came from.
   public let source: DumpSource
 
+  /// Makes one from its parts.
   public init(result: WalkResult, source: DumpSource) {
     self.result = result
     self.source = source

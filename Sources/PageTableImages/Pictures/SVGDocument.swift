@@ -72,10 +72,14 @@ struct SVGDocument {
 
 /// An RGB colour, with shading toward white.
 public struct RGB: Hashable, Sendable {
+  /// Red, 0...255.
   public var red: UInt8
+  /// Green, 0...255.
   public var green: UInt8
+  /// Blue, 0...255.
   public var blue: UInt8
 
+  /// Makes one from its parts.
   public init(_ red: UInt8, _ green: UInt8, _ blue: UInt8) {
     self.red = red
     self.green = green

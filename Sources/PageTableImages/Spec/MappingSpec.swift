@@ -28,6 +28,7 @@ public struct MappingSpec: Hashable, Sendable {
   /// The default ``capacity``: 16 MiB.
   public static var defaultCapacity: UInt64 { 16 << 20 }
 
+  /// Makes one from its parts.
   public init(
     format: FormatDescriptor, base: UInt64, capacity: UInt64 = MappingSpec.defaultCapacity,
     regions: [Region]
@@ -51,6 +52,7 @@ public struct MappingSpec: Hashable, Sendable {
     /// The line the region starts at in its spec file (0 when made in code).
     public var line: Int
 
+    /// Makes one from its parts.
     public init(
       virtualAddress: UInt64, physicalAddress: UInt64, size: UInt64, protection: Protection,
       line: Int = 0

@@ -14,6 +14,7 @@ public struct Finding: Hashable, Sendable, CustomStringConvertible {
   /// What is wrong.
   public var message: String
 
+  /// Makes one from its parts.
   public init(
     entryAddress: UInt64, entry: UInt64?, level: Int, virtualAddress: UInt64, message: String
   ) {
@@ -48,6 +49,7 @@ public struct DumpRun: Hashable, Sendable {
   /// Accessed, dirty, contiguous.
   public var flags: LeafFlags
 
+  /// Makes one from its parts.
   public init(
     virtualAddress: UInt64, physicalAddress: UInt64, size: UInt64, level: Int, pageSize: UInt64,
     protection: Protection, flags: LeafFlags
@@ -94,6 +96,7 @@ public struct WalkResult: Sendable {
   /// Every table read, parents before children.
   public var tables: [TableRecord] = []
 
+  /// An empty result.
   public init() {}
 
   /// Bytes of memory the tables take.
