@@ -112,8 +112,10 @@ enum Machine {
     let attributes = ARM64Format.MemoryAttributes(value: plan.register(1))
     runWithEngine(plan, format: format) { root in
       do throws(PageTableError) {
+        // The ASID comes from the plan's TTBR0 (bits 63:48).
         let activation = try format.stage1Activation(
-          rootAddress: root, memoryAttributes: attributes)
+          rootAddress: root, asid: UInt16(truncatingIfNeeded: plan.register(2) >> 48),
+          memoryAttributes: attributes)
         checkActivation(
           plan, [activation.tcr.value, activation.mair.value, activation.ttbr0, activation.ttbr1])
         configureEL1MMU(

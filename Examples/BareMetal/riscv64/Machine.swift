@@ -109,7 +109,9 @@ func supervisorMain() {
     mode, svnapot: configuration & 0x100 != 0, svpbmt: configuration & 0x200 != 0)
   runWithEngine(plan, format: format) { root in
     do throws(PageTableError) {
-      let activation = try format.activation(rootAddress: root)
+      // The ASID comes from the plan's satp (bits 59:44).
+      let activation = try format.activation(
+        rootAddress: root, asid: UInt16(truncatingIfNeeded: plan.register(0) >> 44))
       checkActivation(plan, [activation.satp, activation.menvcfg])
       setSATP(plan.register(0))
     } catch {

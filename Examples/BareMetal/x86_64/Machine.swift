@@ -85,7 +85,9 @@ enum Machine {
     }
     runWithEngine(plan, format: format) { root in
       do throws(PageTableError) {
-        let activation = try format.activation(rootAddress: root)
+        // The PCID comes from the plan's CR3 (bits 11:0).
+        let activation = try format.activation(
+          rootAddress: root, pcid: UInt16(truncatingIfNeeded: plan.register(0) & 0xFFF))
         checkActivation(
           plan, [activation.cr3, activation.cr4, activation.efer, activation.cr0, activation.pat])
         load(plan)

@@ -17,6 +17,7 @@ public struct RegisterValue: Sendable, Equatable {
     self.value = value
   }
 
+  /// Whether both name the same register with the same value.
   public static func == (lhs: RegisterValue, rhs: RegisterValue) -> Bool {
     guard lhs.value == rhs.value else { return false }
     // SAFETY: the buffers are only read inside the closures that lend them.

@@ -77,6 +77,12 @@ extension ConformanceConfiguration {
     return all
   }
 
+  /// The address-space identifiers the runs activate their tables with (ARM64
+  /// ASID in TTBR, RISC-V ASID in `satp`; x86-64 PCID in CR3, with CR4.PCIDE), so
+  /// that the identifier fields are loaded too.
+  static var asid: UInt16 { 5 }
+  static var pcid: UInt16 { 3 }
+
   static func granuleName(_ granule: ARM64Format.Granule) -> String {
     "\(granule.bytes >> 10)K"
   }
@@ -129,7 +135,7 @@ extension ConformanceConfiguration {
       var plan = generator.plan
       plan.configuration = 1
       plan.registers = try arm64Registers(
-        generator.table.stage1Activation(memoryAttributes: conformanceMAIR))
+        generator.table.stage1Activation(asid: asid, memoryAttributes: conformanceMAIR))
       return generator.prepared(plan, hypervisor: true)
     }
   }
@@ -174,7 +180,7 @@ extension ConformanceConfiguration {
       // The guest's engine allocates its root first, as the generator's table did,
       // so these are the values the guest computes; it checks that and loads them.
       plan.registers = try arm64Registers(
-        generator.table.stage1Activation(memoryAttributes: conformanceMAIR))
+        generator.table.stage1Activation(asid: asid, memoryAttributes: conformanceMAIR))
       return generator.prepared(plan, hypervisor: false)
     }
   }
@@ -195,7 +201,7 @@ extension ConformanceConfiguration {
       plan.configuration = UInt64(levels)
       // Both ways load the host's values (the guest's engine checks it computes the
       // same); LA57 only changes with paging off, so the start stub sets it.
-      let activation = try generator.table.activation()
+      let activation = try generator.table.activation(pcid: pcid)
       plan.bootFlags = activation.fiveLevel ? 1 : 0
       plan.registers = [
         activation.cr3, activation.cr4, activation.efer, activation.cr0, activation.pat, 0, 0,
@@ -223,7 +229,7 @@ extension ConformanceConfiguration {
       try generator.generate()
       var plan = generator.plan
       plan.configuration = UInt64(mode.virtualAddressBits) | 0x300
-      let activation = try generator.table.activation()
+      let activation = try generator.table.activation(asid: asid)
       plan.registers = [activation.satp, activation.menvcfg, 0, 0, 0, 0, 0]
       return generator.prepared(plan, hypervisor: false)
     }
