@@ -9,7 +9,7 @@
 /// let table = try PageTable(format: RISCVFormat(.sv48), memory: image)
 /// try table.map(virtualAddress: 0, physicalAddress: 0x8000_0000, size: 1 << 30,
 ///               protection: .readWrite)
-/// let bytes = image.bytes          // load these at 0x4010_0000 and point satp at the root
+/// let bytes = image.bytes()        // load these at 0x4010_0000 and point satp at the root
 /// ```
 ///
 /// Tables are carved from the image in address order (aligned to their size) and
