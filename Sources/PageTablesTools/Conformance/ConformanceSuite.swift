@@ -338,7 +338,9 @@ public struct ConformanceResult: Sendable {
   /// and with the access flag left clear: the hardware must treat them as the
   /// library says (OS bits ignored, the index's attribute reported by `AT`).
   public var softwareBitProtections = 0
+  /// Protections with a chosen memory-attribute index.
   public var indexedProtections = 0
+  /// Protections with the access flag left clear.
   public var unaccessedProtections = 0
   /// Addresses probed and compared.
   public var addresses = 0

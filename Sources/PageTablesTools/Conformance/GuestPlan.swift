@@ -27,6 +27,8 @@ public struct GuestPlan: Sendable {
     case activate = 6
     /// Access an address with a mask of probe kinds and print the outcomes.
     case probe = 7
+    /// Map a region the guest runs from with the engine's identity-map scheme
+    /// (operands as for `map`, with the virtual address equal to the physical one).
     case identityMap = 8
   }
 
