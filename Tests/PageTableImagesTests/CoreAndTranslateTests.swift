@@ -34,6 +34,34 @@ struct CoreAndTranslateTests {
     #expect(try DumpJSON(outcome.output).merged == expected)
   }
 
+  @Test(
+    "Without a QEMU note, a vmcore's VMCOREINFO gives the kernel's root (init_top_pgt, phys_base)")
+  func vmcoreInfoGivesTheRoot() throws {
+    let files = try Scratch()
+    #expect(
+      try Tool.run([
+        "build", try files.write("s.yaml", SpecCase.x86.yaml), "-o", files.path("t.img"),
+      ])
+      .status == 0)
+    var core = ELFCoreWriter()
+    // The kernel loaded 64 KiB above where it was linked: the tables at 0x10_0000
+    // are at the symbol 0xffff_ffff_800f_0000 less __START_KERNEL_map, plus phys_base.
+    core.segments = [(0x10_0000, Array(try files.bytes("t.img")[4096...]))]
+    let info = "OSRELEASE=6.1.0\nSYMBOL(init_top_pgt)=ffffffff800f0000\nNUMBER(phys_base)=65536\n"
+    core.notes.append(("VMCOREINFO", 0, Array(info.utf8)))
+    let outcome = try Tool.run([
+      "dump", try files.write("vmcore", bytes: core.bytes()), "--as", "json",
+    ])
+    #expect(outcome.status == 0, "\(outcome.error)")
+    #expect(outcome.output.contains("init_top_pgt and phys_base from the core's VMCOREINFO"))
+    #expect(try DumpJSON(outcome.output).merged.count == SpecCase.x86.regions.count)
+    var bare = ELFCoreWriter()
+    bare.segments = core.segments
+    let refused = try Tool.run(["dump", try files.write("bare.core", bytes: bare.bytes())])
+    #expect(refused.status == 2)
+    #expect(refused.error.contains("give --format and --root"))
+  }
+
   @Test("A core cut short is reported (exit 1) and read as far as it goes")
   func truncatedCore() throws {
     let files = try Scratch()
