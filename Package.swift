@@ -45,7 +45,8 @@ let package = Package(
       swiftSettings: strict),
     // Library code behind the command line tool (demo, dump, conformance runs).
     .target(
-      name: "PageTablesTools", dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables"],
+      name: "PageTablesTools",
+      dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables", "GPUVirtualMemory"],
       swiftSettings: strict),
     // The hardware side as a test instrument: walker, TLB, walk caches, checker.
     .target(name: "MMUModel", dependencies: ["PageTables"], swiftSettings: strict),

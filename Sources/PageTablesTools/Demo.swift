@@ -1,4 +1,5 @@
-/// The `pgtable demo` walkthrough: the page layer first, then page tables on it.
+/// The `pgtable demo` walkthrough: the page layer first, then page tables on it,
+/// then a GPU driver's memory side on those.
 public enum Demo {
   /// Runs every part of the demo, printing each line through `print`.
   public static func run(print: (String) -> Void) throws {
@@ -7,5 +8,7 @@ public enum Demo {
     try PageLayerDemo.run(print: print)
     print("")
     try PageTableDemo.run(print: print)
+    print("")
+    try GPUMemoryDemo.run(print: print)
   }
 }
