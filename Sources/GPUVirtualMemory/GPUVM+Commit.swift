@@ -127,20 +127,16 @@ struct CommitHandler<Format: PageTableFormat, Base: TableMemory>: PlanStepHandle
     if position < va.end { map(va.slice(from: position, to: va.end), object) }
   }
 
-  /// Maps one piece, physically contiguous segment by segment.
+  /// Maps one piece with the engine's scatter-gather map (one call, all its
+  /// physically contiguous segments).
   mutating func map(_ piece: GPUVA, _ object: BufferObject) {
-    let table = vm.pageTable
-    var mapped: UInt64 = 0
-    object.forEachPhysicalSegment(of: piece) { address, physical, size in
-      do {
-        mapped += try table.map(
-          virtualAddress: address, physicalAddress: physical, size: size,
-          protection: piece.protection)
-      } catch {
-        fatalError("GPUVM.commit: map failed (\(error)) although prepare reserved its tables")
-      }
+    do {
+      mappedBytes += try vm.pageTable.map(
+        virtualAddress: piece.address, segments: ObjectSegments(object: object, va: piece),
+        protection: piece.protection)
+    } catch {
+      fatalError("GPUVM.commit: map failed (\(error)) although prepare reserved its tables")
     }
-    mappedBytes += mapped
   }
 
   mutating func adjustLink(_ object: BufferObjectID?, by delta: Int) {

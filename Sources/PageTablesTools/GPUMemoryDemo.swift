@@ -45,10 +45,11 @@ public enum GPUMemoryDemo {
       if report.unmappedBytes > 0 { work += ", \(Formatting.size(report.unmappedBytes)) unmapped" }
       if report.keptBytes > 0 { work += ", \(Formatting.size(report.keptBytes)) kept (keep)" }
       let reserved = report.reservedTablesPerLevel.reduce(0, +)
-      work += "; \(reserved) table(s) reserved by prepare, \(report.tablesFreed) freed"
+      work += "; prepare reserved \(reserved) table(s) (worst case), \(report.tablesFreed) freed"
       work += "; tables in use: \(vm.tableMemory.tablesInUse)"
       print(work)
-      print("    " + (tlb.lines.isEmpty ? "no invalidation needed" : tlb.lines.joined(separator: "; ")))
+      print(
+        "    " + (tlb.lines.isEmpty ? "no invalidation needed" : tlb.lines.joined(separator: "; ")))
       tlb.lines = []
     }
 
@@ -68,7 +69,10 @@ public enum GPUMemoryDemo {
       "bind bo1 over 0x10_0000 again, whole (the old pieces' entries stay)",
       try vm.bind(object, at: 0x10_0000, range: 0x10000))
     let report = vm.tearDown()
-    print("  tear down: \(report)")
+    print(
+      "  tear down: \(report.vasRemoved) VAs removed, \(Formatting.size(report.unmappedBytes)) "
+        + "unmapped and unpinned, \(report.tablesFreed) tables freed; "
+        + (report.isClean ? "nothing leaked" : "LEAKED \(report)"))
     print("    " + tlb.lines.joined(separator: "; "))
   }
 }
