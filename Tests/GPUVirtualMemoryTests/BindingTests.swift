@@ -33,6 +33,41 @@ import Testing
     #expect(vm.tearDown().isClean)
   }
 
+  /// Commit draws tables only from prepare's reservation and pages only from
+  /// prepare's pins: the table memory and the page allocator (which trap when
+  /// called inside the commit's section) see no call during any commit.
+  @Test func commitCallsNeitherTheTableMemoryNorThePageAllocator() throws {
+    let rig = try Rig(pageSize: 4096)
+    let vm = try rig.vm(ARM64Format(granule: .k4, inputBits: 48), cachedTables: 0)
+    let object = try rig.device.makeObject(size: 4 << 20, chunkSize: 2 << 20)
+    let pages = try rig.device.makeObject(size: 64 * 0x1000)
+    func commitWithoutAllocating(_ plan: GPUVAPlan) throws {
+      let prepared = try vm.prepare(plan)
+      let before = rig.rules.calls.load(ordering: .relaxed)
+      let done = vm.commit(prepared)
+      #expect(rig.rules.calls.load(ordering: .relaxed) == before)
+      _ = vm.complete(done)
+      #expect(
+        translationsMatchTheVAs(vm, device: rig.device, start: 0x4000_0000, end: 0x4060_0000)
+          .isEmpty)
+    }
+    try commitWithoutAllocating(
+      vm.space.planMap(
+        MapRequest(address: 0x4000_0000, range: 4 << 20, backing: .object(object.id, offset: 0))))
+    try commitWithoutAllocating(
+      vm.space.planMap(
+        MapRequest(
+          address: 0x4010_0000, range: 64 * 0x1000, backing: .object(pages.id, offset: 0))))
+    try commitWithoutAllocating(vm.space.planUnmap(address: 0x4000_1000, range: 0x3000))
+    try commitWithoutAllocating(
+      vm.space.planMap(
+        MapRequest(
+          address: 0x7f_0000_0000, range: 8 * 0x1000,
+          backing: .repeated(pages.id, offset: 0, range: 0x2000))))
+    try commitWithoutAllocating(vm.space.planUnmap(address: 0x4000_0000, range: 1 << 30))
+    #expect(vm.tearDown().isClean)
+  }
+
   @Test func anIdenticalRebindKeepsTheEntries() throws {
     let rig = try Rig(pageSize: 16384)
     let vm = try rig.vm(AppleUATFormat())
