@@ -12,7 +12,8 @@ version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/PageTablesT
 repository=.build-adopter/PageTables.git
 rm -rf "$repository" .build-adopter/cache Examples/Adopter/Package.resolved
 git init --quiet --bare "$repository"
-git -C "$repository" fetch --quiet "$root" HEAD
+# --update-shallow: CI may hand us a shallow clone.
+git -C "$repository" fetch --quiet --update-shallow "$root" HEAD
 git -C "$repository" update-ref refs/heads/main FETCH_HEAD
 git -C "$repository" symbolic-ref HEAD refs/heads/main
 git -C "$repository" tag "$version" main
