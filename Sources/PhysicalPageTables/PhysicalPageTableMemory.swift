@@ -43,9 +43,9 @@ public struct PhysicalPageTableMemory: TableMemory {
   let cache: ZeroTableCache?
 
   /// Table memory that allocates from `physicalMemory`, keeping up to
-  /// `cachedTables` freed one-page tables for reuse without zeroing.
+  /// `cachedTables` freed one-page tables for reuse without zeroing (zero or a
+  /// negative count: no cache).
   public init(_ physicalMemory: PhysicalMemory, cachedTables: Int = 0) {
-    precondition(cachedTables >= 0, "PhysicalPageTableMemory: negative cache size")
     self.physicalMemory = physicalMemory
     self.cache =
       cachedTables > 0 ? ZeroTableCache(physicalMemory, capacity: cachedTables) : nil
@@ -83,9 +83,9 @@ public struct PhysicalPageTableMemory: TableMemory {
       return cached
     }
     var page = allocate(order, zeroed: zeroed)
-    if page == nil, let cache {
-      // Out of pages: give the cached ones back and try once more.
-      cache.drain()
+    if page == nil, let cache, cache.drain() > 0 {
+      // Out of pages: give the cached ones back and try once more (only if there
+      // were any, so an allocation fails exactly when the page allocator says so).
       page = allocate(order, zeroed: zeroed)
     }
     guard let page else { return nil }
@@ -201,27 +201,29 @@ final class ZeroTableCache: Sendable {
 
   /// A cached table's physical address, or nil when the cache is empty.
   func pop() -> UInt64? {
-    addresses.withLock { $0.popLast() }
+    addresses.withAnnotatedLock { $0.popLast() }
   }
 
   /// Caches a zeroed table; false (and nothing changed) when the cache is full.
   func push(_ address: UInt64) -> Bool {
-    addresses.withLock { addresses in
+    addresses.withAnnotatedLock { addresses in
       guard addresses.count < capacity else { return false }
       addresses.append(address)
       return true
     }
   }
 
-  /// Gives every cached table back to the page allocator.
-  func drain() {
-    let drained = addresses.withLock { addresses in
+  /// Gives every cached table back to the page allocator; returns how many.
+  @discardableResult
+  func drain() -> Int {
+    let drained = addresses.withAnnotatedLock { addresses in
       let all = addresses
       addresses.removeAll(keepingCapacity: true)
       return all
     }
     let memory = PhysicalPageTableMemory(physicalMemory)
     for address in drained { memory.release(address, byteCount: physicalMemory.pageSize) }
+    return drained.count
   }
 
   deinit {

@@ -34,6 +34,8 @@ import Synchronization
   let buddy: Mutex<BuddyAllocator>
   let sites: Mutex<[Int: AllocationSite]>
   let vmalloc: Mutex<VmallocArea>
+  /// Decides which allocations fail on purpose (``PhysicalMemory/injectFaults(_:)``).
+  let faults = FaultInjector()
 
   private static let nextID = Atomic<UInt64>(1)
   /// The machines alive right now, by id, held without a reference (a core removes
@@ -201,10 +203,14 @@ import Synchronization
   ///
   /// Orders up to ``PerThreadPageCache/highestCachedOrder`` come from the calling
   /// thread's cache (no lock, no split); larger ones, and a cache the buddy cannot
-  /// refill, take the buddy lock.
+  /// refill, take the buddy lock. `injectable: false` exempts the allocation from
+  /// fault injection (for internal allocations whose failure changes nothing).
   @inline(__always)
-  func allocate(order: Int, zeroed: Bool, site: AllocationSite?) throws(PageError) -> Int {
+  func allocate(
+    order: Int, zeroed: Bool, site: AllocationSite?, injectable: Bool = true
+  ) throws(PageError) -> Int {
     guard order >= 0 && order <= PhysicalMemory.maxOrder else { throw .invalidOrder(order) }
+    if injectable && faults.shouldFail() { throw .outOfMemory(order: order) }
     let index: Int
     if order <= PerThreadPageCache.highestCachedOrder,
       let slot = unsafe PerThreadPageCache.slot(for: self),

@@ -110,7 +110,9 @@ extension Page {
 
   /// Zeroes `range` of the block.
   public func fillZero(_ range: Range<Int>) throws(PageError) {
-    try checkBounds(range.lowerBound, range.count)
+    // Not `range.count`, which traps when the bounds are far apart (Int.min..<Int.max);
+    // a wrapped difference is negative and refused.
+    try checkBounds(range.lowerBound, range.upperBound &- range.lowerBound)
     // SAFETY: bounds checked; the block stays mapped.
     _ = unsafe memset(unsafeMutableBytes + range.lowerBound, 0, range.count)
   }

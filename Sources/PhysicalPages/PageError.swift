@@ -49,6 +49,9 @@ public enum PageError: Error, Equatable, Sendable, CustomStringConvertible {
   case vmallocAreaExhausted(byteCount: Int)
   /// A byte count must be positive.
   case invalidByteCount(Int)
+  /// A request of `byteCount` bytes exceeds what this machine can ever hold
+  /// (`limit` bytes: its RAM, or its vmalloc area); nothing was reserved.
+  case exceedsMachine(byteCount: Int, limit: Int)
 
   /// A one-line message naming the frame, address or value concerned.
   public var description: String {
@@ -93,6 +96,8 @@ public enum PageError: Error, Equatable, Sendable, CustomStringConvertible {
       return "vmalloc area has no free range of \(byteCount) bytes"
     case .invalidByteCount(let count):
       return "byte count \(count) is not positive"
+    case .exceedsMachine(let byteCount, let limit):
+      return "\(byteCount) bytes exceed what this machine can hold (\(limit) bytes)"
     }
   }
 }

@@ -5,8 +5,9 @@ import CPageMemory
 /// contiguous, physically scattered buffers (``VmallocBuffer``).
 ///
 /// The range is reserved on the first `vmalloc`, not when the machine is created.
-/// Virtual page `p` of the area shows frame `slots[p] - 1` (0 = nothing mapped),
-/// which is what `vmalloc_to_page` looks up.
+/// Virtual page `p` of the area shows frame `slots[p]` (no key = nothing mapped),
+/// which is what `vmalloc_to_page` looks up. The table is sparse, so a large area
+/// costs only its reservation.
 ///
 /// ```swift
 /// var area = VmallocArea(byteCount: 256 << 20, pageSize: 4096)
@@ -17,12 +18,12 @@ import CPageMemory
 /// ## Invariants
 /// - `freeRanges` are disjoint, sorted, non-empty ranges of virtual page indices.
 /// - A virtual page outside every free range belongs to exactly one live buffer.
-/// - `slots[p] != 0` exactly when a page is mapped at virtual page `p`.
+/// - `slots[p] != nil` exactly when a page is mapped at virtual page `p`.
 @safe struct VmallocArea {
   let byteCount: Int
   let pageSize: Int
   private(set) var base: UnsafeMutableRawPointer? = nil
-  private var slots: [UInt32] = []
+  private var slots: [Int: UInt32] = [:]
   private var freeRanges: [Range<Int>] = []
 
   init(byteCount: Int, pageSize: Int) {
@@ -39,7 +40,6 @@ import CPageMemory
         throw .systemCallFailed("mmap(vmalloc reservation)", errno: cpm_errno())
       }
       unsafe base = reserved
-      slots = Array(repeating: 0, count: pageCount)
       freeRanges = [0..<pageCount]
     }
     guard let position = freeRanges.firstIndex(where: { $0.count >= count }) else {
@@ -73,7 +73,7 @@ import CPageMemory
 
   /// Records that virtual page `page` shows frame `index` (nil: nothing).
   mutating func setSlot(_ page: Int, frameIndex index: Int?) {
-    slots[page] = index.map { UInt32($0) + 1 } ?? 0
+    slots[page] = index.map { UInt32($0) }
   }
 
   /// The virtual page of `address` if it lies in the area.
@@ -86,8 +86,7 @@ import CPageMemory
 
   /// The frame index shown at virtual page `page`, if any.
   func frameIndex(atVirtualPage page: Int) -> Int? {
-    let slot = slots[page]
-    return slot == 0 ? nil : Int(slot - 1)
+    slots[page].map { Int($0) }
   }
 
   /// Unmaps the whole reservation (the machine is going away).

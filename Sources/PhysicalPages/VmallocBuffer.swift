@@ -118,16 +118,24 @@ extension PhysicalMemory {
 extension MemoryCore {
   func vmallocAllocate(byteCount: Int, zeroed: Bool) throws(PageError) -> VmallocBuffer {
     guard byteCount > 0 else { throw .invalidByteCount(byteCount) }
-    let pageCount = (byteCount + pageSize - 1) / pageSize
+    // Before any arithmetic or reservation: a buffer can be no larger than the
+    // vmalloc area, nor hold more pages than RAM has.
+    let limit = min(configuration.vmallocAreaByteCount, configuration.byteCount)
+    guard byteCount <= limit else { throw .exceedsMachine(byteCount: byteCount, limit: limit) }
+    let pageCount = byteCount / pageSize + (byteCount % pageSize == 0 ? 0 : 1)
     var frames: [Int] = []
     frames.reserveCapacity(pageCount)
     // Deliberately scatter the buffer physically: a spacer page is taken between
-    // consecutive pages (and given back below), so no two pages are adjacent.
+    // consecutive pages (and given back below), so no two pages are adjacent. Only
+    // when RAM has room for both (pages in thread caches count as used here), so
+    // spacers never make a buffer fail that would fit.
+    let scatter = buddy.withAnnotatedLock { frameCount - $0.pagesInUse } >= 2 * pageCount
     var spacers: [Int] = []
     do {
       for position in 0..<pageCount {
         frames.append(try allocate(order: 0, zeroed: zeroed, site: nil))
-        if position + 1 < pageCount, let spacer = try? allocate(order: 0, zeroed: false, site: nil)
+        if scatter, position + 1 < pageCount,
+          let spacer = try? allocate(order: 0, zeroed: false, site: nil, injectable: false)
         {
           spacers.append(spacer)
         }

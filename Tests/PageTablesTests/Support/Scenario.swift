@@ -18,6 +18,10 @@ enum Scenario: String, CaseIterable, Sendable {
   case randomModel
   /// The ready-made schemes: an identity map and a linear map of unaligned regions.
   case mappingSchemes
+  /// A large map with the N-th table allocation failing, for every N.
+  case tableFaultsInLargeMap
+  /// A block split by unmap with the N-th table allocation failing, for every N.
+  case tableFaultsInSplitUnmap
 
   func run<Format: PageTableFormat>(_ format: Format, protections: [Protection]) throws {
     switch self {
@@ -27,6 +31,8 @@ enum Scenario: String, CaseIterable, Sendable {
     case .splitBlock: try splitBlock(format, protections[0])
     case .randomModel: try randomModel(format, protections)
     case .mappingSchemes: try mappingSchemes(format, protections[0])
+    case .tableFaultsInLargeMap: try tableFaultsInLargeMap(format, protections[0])
+    case .tableFaultsInSplitUnmap: try tableFaultsInSplitUnmap(format, protections[0])
     }
   }
 }
