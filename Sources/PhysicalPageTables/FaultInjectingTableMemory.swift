@@ -2,9 +2,9 @@ import PageTables
 import PhysicalPages
 import Synchronization
 
-/// Table memory that fails allocations on purpose: wraps any ``TableMemory`` and
+/// Table memory that fails allocations on purpose: wraps any `TableMemory` and
 /// makes its table allocations return `nil` (out of table memory) as a
-/// ``FaultInjection`` policy says, so a driver's tests can check what every
+/// `FaultInjection` policy says, so a driver's tests can check what every
 /// operation does when table memory runs out at each possible point.
 ///
 /// ```swift
@@ -23,7 +23,7 @@ import Synchronization
 /// ``liveTables`` counts the tables allocated through the wrapper and not yet freed,
 /// so a test can check that nothing is left allocated after cleanup. Copies share
 /// one policy and one count. It lives here, beside the page layer's own
-/// ``PhysicalMemory/injectFaults(_:)``, rather than in the engine, which needs no
+/// `PhysicalMemory.injectFaults(_:)`, rather than in the engine, which needs no
 /// testing aids on bare metal.
 public struct FaultInjectingTableMemory<Base: TableMemory>: TableMemory {
   /// The memory that holds the tables.
@@ -51,27 +51,36 @@ public struct FaultInjectingTableMemory<Base: TableMemory>: TableMemory {
   /// Tables allocated through this memory (or its copies) and not freed yet.
   public var liveTables: Int { counter.value }
 
+  /// The wrapped memory's table, or `nil` when the policy fails this allocation.
   public func allocateTable(byteCount: Int) -> UInt64? {
     if injector.shouldFail() { return nil }
     return counted(base.allocateTable(byteCount: byteCount))
   }
 
+  /// The wrapped memory's table for overwriting, or `nil` when the policy fails
+  /// this allocation.
   public func allocateTableForOverwrite(byteCount: Int) -> UInt64? {
     if injector.shouldFail() { return nil }
     return counted(base.allocateTableForOverwrite(byteCount: byteCount))
   }
 
+  /// Gives the table back to the wrapped memory.
   public func freeTable(at physicalAddress: UInt64, byteCount: Int) {
     counter.add(-1)
     base.freeTable(at: physicalAddress, byteCount: byteCount)
   }
 
+  /// The wrapped memory's view of the table, for `body`.
   public func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R)
     -> R
   {
     base.withTable(at: physicalAddress, byteCount: byteCount, body)
   }
 
+  /// The wrapped memory's view of the table.
+  ///
+  /// - Safety: as for `TableMemory.unsafeTable(at:byteCount:)`: only tables
+  ///   allocated here and not freed, used while they stay allocated.
   @unsafe
   public func unsafeTable(at physicalAddress: UInt64, byteCount: Int) -> TableView {
     // SAFETY: the caller's obligation (the engine's) is passed on unchanged.

@@ -41,12 +41,18 @@ public struct PhysicalPageTableMemory: TableMemory {
   public let physicalMemory: PhysicalMemory
   /// Known-zero one-page tables waiting to be reused, or nil without a cache.
   let cache: ZeroTableCache?
+  /// RAM's first physical address and size, for the checks of ``withTable(at:byteCount:_:)``.
+  let ramStart: UInt64
+  let ramSize: UInt64
 
   /// Table memory that allocates from `physicalMemory`, keeping up to
   /// `cachedTables` freed one-page tables for reuse without zeroing (zero or a
   /// negative count: no cache).
   public init(_ physicalMemory: PhysicalMemory, cachedTables: Int = 0) {
     self.physicalMemory = physicalMemory
+    let ram = physicalMemory.physicalRange
+    self.ramStart = ram.lowerBound.rawValue
+    self.ramSize = ram.upperBound.rawValue &- ram.lowerBound.rawValue
     self.cache =
       cachedTables > 0 ? ZeroTableCache(physicalMemory, capacity: cachedTables) : nil
   }
@@ -151,13 +157,33 @@ public struct PhysicalPageTableMemory: TableMemory {
     }
   }
 
+  /// A view of the table at `physicalAddress` for `body`.
+  ///
+  /// The address must be a table allocated here (the engine's contract). Two
+  /// compares make this safe API memory-safe whatever it is given: an address whose
+  /// `byteCount` bytes are not inside RAM, or not 8-byte aligned, traps naming the
+  /// broken invariant instead of making a view outside the direct map.
   @inline(__always)
   public func withTable<R>(at physicalAddress: UInt64, byteCount: Int, _ body: (TableView) -> R)
     -> R
   {
-    // SAFETY: the engine only passes addresses of tables it allocated here and has
-    // not freed, so the page is allocated and stays so for the call.
-    body(unsafe unsafeTable(at: physicalAddress, byteCount: byteCount))
+    let offset = physicalAddress &- ramStart
+    if physicalAddress & 7 != 0 || offset >= ramSize || byteCount < 0
+      || UInt64(byteCount) > ramSize &- offset
+    {
+      Self.notATable(physicalAddress, byteCount)
+    }
+    // SAFETY: the view lies inside the direct map (checked above), which stays
+    // mapped while this memory lives; the engine passes only tables it allocated
+    // here and has not freed, so the page stays allocated for the call.
+    return body(unsafe unsafeTable(at: physicalAddress, byteCount: byteCount))
+  }
+
+  @inline(never)
+  static func notATable(_ physicalAddress: UInt64, _ byteCount: Int) -> Never {
+    fatalError(
+      "PhysicalPageTableMemory.withTable: \(byteCount) bytes at 0x\(String(physicalAddress, radix: 16)) are not a table in RAM"
+    )
   }
 
   @unsafe @inlinable @inline(__always)

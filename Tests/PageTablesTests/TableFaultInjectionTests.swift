@@ -86,3 +86,20 @@ import Testing
     #expect(memory.liveTables == table.rootCount)
   }
 }
+
+/// The safe `withTable` of tables on pages never makes a view outside RAM.
+@Suite struct PhysicalTableViewTests {
+  @Test func aTableAddressOutsideRAMTrapsNamingTheInvariant() async {
+    await #expect(processExitsWith: .failure) {
+      let ram = try PhysicalMemory()
+      let memory = PhysicalPageTableMemory(ram)
+      _ = memory.withTable(at: 0x1000, byteCount: 4096) { $0.load(0) }
+    }
+    await #expect(processExitsWith: .failure) {
+      let ram = try PhysicalMemory()
+      let memory = PhysicalPageTableMemory(ram)
+      let end = ram.physicalRange.upperBound.rawValue
+      _ = memory.withTable(at: end - 8, byteCount: 4096) { $0.load(0) }
+    }
+  }
+}
