@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// ```swift
 /// let memory = FaultInjectingTableMemory(
-///   ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20))
+///   try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20))
 /// let table = try PageTable(format: RISCVFormat(.sv48), memory: memory)
 /// memory.injectFaults(.failing(allocation: 2))   // the 2nd table allocation fails
 /// do {

@@ -10,7 +10,7 @@ import Testing
 @Suite struct TableFaultInjectionTests {
   @Test func aTableWhoseRootCannotBeAllocatedIsNotCreated() throws {
     let memory = FaultInjectingTableMemory(
-      ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20), policy: .failing(allocation: 1))
+      try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20), policy: .failing(allocation: 1))
     #expect(throws: PageTableError.outOfTableMemory) {
       _ = try PageTable(format: ToyFormat(runLength: 1), memory: memory)
     }
@@ -59,7 +59,7 @@ import Testing
 
   @Test func randomFaultsAcrossManyOperationsLeaveNothingBehind() throws {
     let memory = FaultInjectingTableMemory(
-      ImageTableMemory(base: 0x4000_0000, byteCount: 8 << 20))
+      try ImageTableMemory(base: 0x4000_0000, byteCount: 8 << 20))
     let table = try PageTable(format: try X86_64Format(levels: 4), memory: memory)
     memory.injectFaults(.failing(probability: 0.2, seed: 99))
     var model: [UInt64: UInt64] = [:]

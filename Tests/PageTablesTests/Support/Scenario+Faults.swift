@@ -40,7 +40,8 @@ extension Scenario {
   ) throws {
     guard let place = FaultLayout(format.geometry) else { return }
     let g = format.geometry.granule
-    let memory = FaultInjectingTableMemory(ImageTableMemory(base: 0x4000_0000, byteCount: 32 << 20))
+    let memory = FaultInjectingTableMemory(
+      try ImageTableMemory(base: 0x4000_0000, byteCount: 32 << 20))
     let table = try PageTable(
       format: format, memory: memory, options: PageTableOptions(trapOnLeakedMappings: true))
     // Something mapped before, which must survive every failure.
@@ -91,7 +92,8 @@ extension Scenario {
       let va = layout.virtualAddress(aligned: block * 2),
       va &+ block &* 2 &- 1 <= layout.window.last
     else { return }
-    let memory = FaultInjectingTableMemory(ImageTableMemory(base: 0x4000_0000, byteCount: 32 << 20))
+    let memory = FaultInjectingTableMemory(
+      try ImageTableMemory(base: 0x4000_0000, byteCount: 32 << 20))
     let table = try PageTable(
       format: format, memory: memory, options: PageTableOptions(trapOnLeakedMappings: true))
     let blockVA = va + block
