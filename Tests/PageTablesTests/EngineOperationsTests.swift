@@ -319,4 +319,142 @@ import Testing
     #expect(table.translate(va + g)?.physicalAddress == g)
     try unmapAll(table)
   }
+
+  // MARK: protect
+
+  @Test func protectSplitsTheBlockItCutsAndChangesOnlyTheRange() throws {
+    let table = try failingTable()
+    let va: UInt64 = 1 << 30
+    try table.map(virtualAddress: va, physicalAddress: 0, size: 1 << 30, protection: .readWrite)
+    let page = va + 5 * twoMiB + 3 * g
+    var gather = TLBGather(invalidator: RecordingTLB())
+    #expect(
+      try table.protect(virtualAddress: page, size: 2 * g, protection: .readOnly, gather: &gather)
+        == 2 * g)
+    table.flush(&gather)
+    #expect(table.translate(page)?.protection == .readOnly)
+    #expect(table.translate(page + g)?.protection == .readOnly)
+    #expect(table.translate(page - g)?.protection == .readWrite)
+    #expect(table.translate(page + 2 * g)?.protection == .readWrite)
+    #expect(table.translate(page)?.physicalAddress == page - va)
+    #expect(table.translate(va)?.pageSize == twoMiB, "only the blocks the range cuts are split")
+    #expect(gather.invalidator.covers(page) && gather.invalidator.covers(page + g))
+    // Holes are skipped; the bytes returned are the mapped ones.
+    try unmapAndFlush(table, page + g, g)
+    #expect(
+      try table.protect(virtualAddress: page, size: 2 * g, protection: .readWrite, gather: &gather)
+        == g)
+    table.flush(&gather)
+    try unmapAll(table)
+    #expect(table.memory.liveTables == 1)
+  }
+
+  @Test func protectThatCannotSplitOrEncodeChangesNothing() throws {
+    let table = try failingTable()
+    let va: UInt64 = 1 << 30
+    try table.map(virtualAddress: va, physicalAddress: 0, size: 4 * twoMiB, protection: .readWrite)
+    let before = table.dump()
+    var gather = TLBGather(invalidator: RecordingTLB())
+    #expect(throws: PageTableError.unsupportedProtection(Protection(global: true))) {
+      try table.protect(
+        virtualAddress: va, size: twoMiB, protection: Protection(global: true), gather: &gather)
+    }
+    for n in [1, 2] {
+      table.memory.failAllocation(n)
+      #expect(throws: PageTableError.outOfTableMemory) {
+        try table.protect(
+          virtualAddress: va + g, size: 2 * twoMiB, protection: .readOnly, gather: &gather)
+      }
+      #expect(table.dump() == before, "allocation \(n) failed: nothing changed")
+      #expect(table.memory.liveTables == 2)
+    }
+    let empty = gather.isEmpty
+    #expect(empty)
+    try unmapAll(table)
+  }
+
+  @Test func protectKeepsDirtyStateAndContiguousRuns() throws {
+    let table = try makeTable(ToyFormat())
+    let va: UInt64 = 0x40_0000
+    try table.map(
+      virtualAddress: va, physicalAddress: 0x80_0000, size: 8 * g, protection: .readWrite)
+    #expect(HardwareSimulation.setLeafBits(table, va + g, 32))
+    var gather = TLBGather(invalidator: RecordingTLB())
+    try table.protect(
+      virtualAddress: va, size: 8 * g, protection: Protection(write: true, execute: true),
+      gather: &gather)
+    table.flush(&gather)
+    for k: UInt64 in 0..<8 {
+      let t = try #require(table.translate(va + k * g))
+      #expect(t.entry & 16 != 0, "page \(k) is still in its run")
+      #expect(t.protection == Protection(write: true, execute: true))
+    }
+    #expect(table.translate(va + g)!.entry & 32 != 0, "the written page is still dirty")
+    try unmapAll(table)
+  }
+
+  @Test func aMemoryTypeChangeOnALiveARM64LeafBreaksBeforeMaking() throws {
+    let table = try PageTable(
+      format: try ARM64Format(granule: .k4),
+      memory: ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20),
+      options: PageTableOptions(trapOnLeakedMappings: true, useContiguousRuns: false))
+    let va: UInt64 = 0x10_0000
+    try table.map(
+      virtualAddress: va, physicalAddress: 0x8000_0000, size: 2 * g, protection: .readWrite)
+    let record = SharedTLB.Record()
+    var during: [Translation?] = []
+    record.onInvalidate = { start, _ in during.append(table.translate(start)) }
+    var gather = TLBGather(invalidator: SharedTLB(record))
+    // A permission change is written in place; the TLB learns it at the flush.
+    try table.protect(virtualAddress: va, size: g, protection: .readOnly, gather: &gather)
+    #expect(during.isEmpty)
+    table.flush(&gather)
+    #expect(during.count == 1 && during[0]?.protection == .readOnly)
+    // A memory-type change goes through an invalid entry and an invalidation.
+    during = []
+    let device = Protection(write: true, memoryType: .device)
+    try table.protect(virtualAddress: va + g, size: g, protection: device, gather: &gather)
+    #expect(during.count == 1 && during[0] == nil, "invalid while invalidated")
+    table.flush(&gather)
+    #expect(table.translate(va + g)?.protection == device)
+    try unmapAndFlush(table, va, 2 * g)
+  }
+
+  // MARK: Table memory the format cannot reach
+
+  @Test func tableMemoryAboveTheOutputSizeIsRefusedAtCreation() throws {
+    let format = try X86_64Format(levels: 4, maxPhysicalAddressBits: 36)
+    #expect(throws: PageTableError.tableMemoryOutOfReach(physicalAddress: 1 << 40)) {
+      _ = try PageTable(format: format, memory: ImageTableMemory(base: 1 << 40, byteCount: 1 << 16))
+    }
+    let arm = try ARM64Format(granule: .k4, inputBits: 32, outputBits: 32)
+    #expect(throws: PageTableError.self) {
+      _ = try PageTable(
+        format: arm, memory: ImageTableMemory(base: 0xFFFF_0000, byteCount: 1 << 17))
+    }
+  }
+
+  @Test func aTableTheFormatCannotReachIsRefusedWhenItWouldBeLinked() throws {
+    // Memory that does not declare its range: the root fits under 4 GiB, the next
+    // table would be at 4 GiB, out of a 32-bit output size.
+    let format = try ARM64Format(granule: .k4, inputBits: 32, outputBits: 32)
+    let memory = FailingTableMemory(base: 0xFFFF_F000, byteCount: 1 << 16)
+    let table = try PageTable(
+      format: format, memory: memory, options: PageTableOptions(trapOnLeakedMappings: true))
+    #expect(throws: PageTableError.tableMemoryOutOfReach(physicalAddress: 1 << 32)) {
+      try table.map(
+        virtualAddress: 0x1000, physicalAddress: 0x1000, size: g, protection: .readWrite)
+    }
+    #expect(table.dump().isEmpty)
+    #expect(memory.liveTables == 1, "the unreachable table was given back")
+    // A block needs no table; splitting it would, and is refused with nothing changed.
+    try table.map(virtualAddress: 0, physicalAddress: 0, size: 1 << 30, protection: .readWrite)
+    var gather = TLBGather(invalidator: RecordingTLB())
+    #expect(throws: PageTableError.tableMemoryOutOfReach(physicalAddress: 1 << 32)) {
+      try table.unmap(virtualAddress: 0x1000, size: g, gather: &gather)
+    }
+    #expect(table.translate(0x1000)?.pageSize == 1 << 30)
+    try table.unmap(virtualAddress: 0, size: 1 << 30, gather: &gather)
+    table.flush(&gather)
+  }
 }

@@ -19,6 +19,8 @@ enum MapFailure {
   case alreadyMapped(UInt64)
   /// Table memory ran out.
   case outOfTableMemory
+  /// Table memory gave a table the format cannot point at.
+  case tableOutOfReach(UInt64)
   /// The format refused the protection at this level (`map` asks it again for the
   /// error to throw).
   case template(level: Int)
@@ -103,6 +105,7 @@ extension PageTable {
     switch failure {
     case .alreadyMapped(let address): return .alreadyMapped(virtualAddress: address)
     case .outOfTableMemory: return .outOfTableMemory
+    case .tableOutOfReach(let address): return .tableMemoryOutOfReach(physicalAddress: address)
     case .template(let level):
       do {
         _ = try format.leafTemplate(for: protection, level: level)
@@ -147,6 +150,7 @@ extension PageTable {
         case .installed(let installed): entry = installed
         case .retry: return .retry
         case .outOfMemory: return .failed(.outOfTableMemory)
+        case .outOfReach(let address): return .failed(.tableOutOfReach(address))
         }
       case .table:
         break
@@ -219,6 +223,7 @@ extension PageTable {
         case .installed(let installed): entry = installed
         case .retry: return .retry
         case .outOfMemory: return .failed(.outOfTableMemory)
+        case .outOfReach(let address): return .failed(.tableOutOfReach(address))
         }
       case .table:
         break
@@ -242,6 +247,8 @@ extension PageTable {
     case retry
     /// No table memory.
     case outOfMemory
+    /// The memory gave a table the format cannot point at (freed again).
+    case outOfReach(UInt64)
   }
 
   /// Allocates a table and installs it in the empty slot `index` of `view` (of
@@ -251,6 +258,10 @@ extension PageTable {
     _ view: TableView, level: Int, index: Int, replacing empty: UInt64, childBytes: Int
   ) -> InstallResult {
     guard let child = memory.allocateTable(byteCount: childBytes) else { return .outOfMemory }
+    if checksEachTable && isOutOfReach(child, byteCount: childBytes, level: level) {
+      memory.freeTable(at: child, byteCount: childBytes)
+      return .outOfReach(child)
+    }
     guard reserve(view, 1) else {
       memory.freeTable(at: child, byteCount: childBytes)
       return .retry
@@ -294,6 +305,14 @@ extension PageTable {
     }
     guard let child = memory.allocateTableForOverwrite(byteCount: childBytes) else {
       return .failed(.outOfTableMemory)
+    }
+    if checksEachTable && isOutOfReach(child, byteCount: childBytes, level: level) {
+      // Not written yet: zero it before giving it back.
+      // SAFETY: the table was just allocated and is not reachable by anyone else.
+      discardUnpublished(
+        unsafe memory.unsafeTable(at: child, byteCount: childBytes), at: child,
+        byteCount: childBytes)
+      return .failed(.tableOutOfReach(child))
     }
     // SAFETY: the table was just allocated and is not yet reachable by anyone else.
     let table = unsafe memory.unsafeTable(at: child, byteCount: childBytes)

@@ -6,6 +6,14 @@ struct SplitReserve: ~Copyable {
   var addresses = InlineArray<10, UInt64>(repeating: 0)
   var sizes = InlineArray<10, Int>(repeating: 0)
   var count = 0
+  /// A table the memory gave that the format cannot point at (given back), which
+  /// made the reservation fail; 0 if it failed for lack of memory.
+  var unreachable: UInt64 = 0
+
+  /// The error a failed reservation throws.
+  var error: PageTableError {
+    unreachable != 0 ? .tableMemoryOutOfReach(physicalAddress: unreachable) : .outOfTableMemory
+  }
 
   /// Whether nothing was reserved.
   var isEmpty: Bool { count == 0 }
@@ -87,7 +95,7 @@ extension PageTable {
     var reserve = SplitReserve()
     guard reserveSplits(view, level: 0, base: base, at: boundary, into: &reserve) else {
       reserve.release(to: memory)
-      throw .outOfTableMemory
+      throw reserve.error
     }
     let changed = splitDown(
       view, level: 0, base: base, at: boundary, reserve: &reserve, breakingRuns: true,
@@ -98,19 +106,19 @@ extension PageTable {
 
   /// Makes `start` and `end` (index space, inside the table `view` of `level` based
   /// at `base`) leaf boundaries, all or nothing: the tables every split needs are
-  /// allocated first; if one is missing, nothing changes and the result is false.
+  /// allocated first; if one is missing, nothing changes and the error says why.
   /// Contiguous runs are left to the caller (breaking one allocates nothing).
   @inline(never)
   func splitBoundaries<Sink: RemovalSink & ~Copyable>(
     _ view: TableView, level: Int, base: UInt64, start: UInt64, end: UInt64, sink: inout Sink
-  ) -> Bool {
+  ) -> PageTableError? {
     var reserve = SplitReserve()
     let endInside = end != plan(level).tableEnd(base: base)
     guard reserveSplits(view, level: level, base: base, at: start, into: &reserve),
       !endInside || reserveSplits(view, level: level, base: base, at: end, into: &reserve)
     else {
       reserve.release(to: memory)
-      return false
+      return reserve.error
     }
     if !reserve.isEmpty {
       splitDown(
@@ -123,7 +131,7 @@ extension PageTable {
       }
     }
     reserve.release(to: memory)
-    return true
+    return nil
   }
 
   /// Allocates into `reserve` the tables that splitting down to `boundary` needs,
@@ -157,6 +165,11 @@ extension PageTable {
         while boundary & (plan(splitLevel).leafSize &- 1) != 0 {
           let bytes = plan(splitLevel).childTableBytes
           guard let table = memory.allocateTable(byteCount: bytes) else { return false }
+          if checksEachTable && isOutOfReach(table, byteCount: bytes, level: splitLevel) {
+            memory.freeTable(at: table, byteCount: bytes)
+            reserve.unreachable = table
+            return false
+          }
           reserve.append(table, byteCount: bytes)
           splitLevel &+= 1
         }

@@ -47,8 +47,11 @@ struct RemovalResult {
   @usableFromInline var bytes: UInt64
   /// Whether the table has no live entries left.
   @usableFromInline var emptied: Bool
-  /// Whether table memory ran out while splitting a block.
+  /// Whether a block at an edge could not be split (nothing was removed).
   @usableFromInline var outOfMemory: Bool
+  /// Why: the table the memory gave that the format cannot point at, or 0 when
+  /// memory ran out.
+  @usableFromInline var unreachableTable: UInt64 = 0
 }
 
 extension PageTable {
@@ -73,7 +76,10 @@ extension PageTable {
     let operation = enterOperation()
     defer { exitOperation(operation) }
     let result = removeRange(start: start, end: start &+ size, sink: &gather)
-    if result.outOfMemory { throw .outOfTableMemory }
+    if result.outOfMemory {
+      throw result.unreachableTable != 0
+        ? .tableMemoryOutOfReach(physicalAddress: result.unreachableTable) : .outOfTableMemory
+    }
     return result.bytes
   }
 
@@ -109,18 +115,10 @@ extension PageTable {
     -> RemovalResult
   {
     var total = RemovalResult(bytes: 0, emptied: false, outOfMemory: false)
-    let (lastRoot, lastBase) = root(for: end &- 1)
-    if lastBase != root(for: start).base && end != tableEnd(level: 0, base: lastBase) {
-      // The end's blocks are split before the first root changes (several roots:
-      // Apple DART), so that running out of memory there changes nothing.
-      // SAFETY: the root stays allocated while the table lives.
-      let view = unsafe memory.unsafeTable(at: lastRoot, byteCount: plan(0).tableBytes)
-      guard
-        splitBoundaries(view, level: 0, base: lastBase, start: lastBase, end: end, sink: &sink)
-      else {
-        total.outOfMemory = true
-        return total
-      }
+    if rootCount > 1, let error = splitEndInLastRoot(start: start, end: end, sink: &sink) {
+      total.outOfMemory = true
+      if case .tableMemoryOutOfReach(let address) = error { total.unreachableTable = address }
+      return total
     }
     var position = start
     while position < end {
@@ -132,11 +130,28 @@ extension PageTable {
       total.bytes &+= result.bytes
       if result.outOfMemory {
         total.outOfMemory = true
+        total.unreachableTable = result.unreachableTable
         break
       }
       position = rootEnd
     }
     return total
+  }
+
+  /// With several roots (Apple DART), splits the blocks at `end` when it lies in
+  /// another root than `start`, before the first root changes, so that running
+  /// out of memory there changes nothing.
+  @inline(never)
+  func splitEndInLastRoot<Sink: RemovalSink & ~Copyable>(
+    start: UInt64, end: UInt64, sink: inout Sink
+  ) -> PageTableError? {
+    let (lastRoot, lastBase) = root(for: end &- 1)
+    guard lastBase != root(for: start).base, end != tableEnd(level: 0, base: lastBase) else {
+      return nil
+    }
+    // SAFETY: the root stays allocated while the table lives.
+    let view = unsafe memory.unsafeTable(at: lastRoot, byteCount: plan(0).tableBytes)
+    return splitBoundaries(view, level: 0, base: lastBase, start: lastBase, end: end, sink: &sink)
   }
 
   /// Removes `[start, end)` from the root table `view` based at `base`.
@@ -175,11 +190,13 @@ extension PageTable {
     // first, with every table it needs allocated before anything changes. Only an
     // edge that is not an edge of this level's entries can cross one.
     let edgeMask = plan(level).leafSize &- 1
-    if (start | end) & edgeMask != 0
-      && !splitBoundaries(
+    if (start | end) & edgeMask != 0,
+      let error = splitBoundaries(
         views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
     {
-      return RemovalResult(bytes: 0, emptied: false, outOfMemory: true)
+      var failed = RemovalResult(bytes: 0, emptied: false, outOfMemory: true)
+      if case .tableMemoryOutOfReach(let address) = error { failed.unreachableTable = address }
+      return failed
     }
     var result = removeInTable(
       views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)

@@ -15,8 +15,11 @@ import Synchronization
 /// ```
 ///
 /// ## Concurrency
-/// `map`, `unmap`, `translate`, walks and `readAndClearDirty` may run on several
-/// threads at once on *disjoint* virtual ranges; no global lock is taken. A new
+/// `map` (single-range and scatter-gather), `unmap`, `protect`, `split(at:)`,
+/// `translate`, walks and `readAndClearDirty` may run on several threads at once
+/// on *disjoint* virtual ranges (for `protect` and `unmap`, a block that the range
+/// cuts belongs to the range; for `split(at:)`, the block or run holding the
+/// address); no global lock is taken. A new
 /// table is installed with compare-and-swap (the loser frees its own); each table's
 /// live-entry count lives in its bookkeeping word, and a table whose count drops to
 /// zero is marked dead with compare-and-swap before it is unlinked, so a racing
@@ -27,6 +30,12 @@ import Synchronization
 /// written cache line; at most ``maximumWaitingTables`` wait, whatever readers do).
 /// Operations on overlapping ranges must be serialised by the caller, as with every
 /// hardware page-table library.
+///
+/// ## Live tables
+/// Every operation is safe on a table the hardware is using. Only splitting a
+/// block, breaking a contiguous run and `protect` replace valid entries; they follow
+/// the format's ``LiveEntryRule`` (on ARM64 without FEAT_BBM level 2 the split
+/// block's range faults briefly), invalidating through the gather as they go.
 ///
 /// ## Invariants
 /// - A table's bookkeeping word counts its non-empty entries (plus in-flight
@@ -65,6 +74,9 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
   /// Whether blocks are split and runs broken with break-before-make (the format's
   /// rule, unless the options declare FEAT_BBM level 2).
   let breaksBeforeMake: Bool
+  /// Whether each new table's address is checked against what the format's table
+  /// entries can hold (the memory did not say its range up front).
+  @usableFromInline let checksEachTable: Bool
 
   // Reclamation (Reclamation.swift): the epoch, the operations in flight, one
   // reader slot each, and the unlinked tables waiting for them to finish.
@@ -82,18 +94,55 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
     geometry.validate()
     // Roots are allocated before the designated initializer runs, so a failure never
     // has to destroy a partly initialized table (whose atomics trip the optimizer).
+    let unreachable = Self.firstUnreachableTable(
+      in: memory.tableAddressRange, format: format, geometry: geometry)
+    if let unreachable { throw .tableMemoryOutOfReach(physicalAddress: unreachable) }
     guard
       let roots = Self.allocateRoots(geometry.rootCount, bytes: geometry.rootTableBytes, in: memory)
     else {
       throw .outOfTableMemory
     }
-    self.init(format: format, memory: memory, options: options, geometry: geometry, roots: roots)
+    let limit: UInt64 = geometry.outputBits >= 64 ? ~0 : 1 << UInt64(geometry.outputBits)
+    for r in 0..<geometry.rootCount
+    where roots[r] &+ UInt64(geometry.rootTableBytes &- 1) >= limit && limit != ~0 {
+      let address = roots[r]
+      for done in 0..<geometry.rootCount {
+        memory.freeTable(at: roots[done], byteCount: geometry.rootTableBytes)
+      }
+      throw .tableMemoryOutOfReach(physicalAddress: address)
+    }
+    self.init(
+      format: format, memory: memory, options: options, geometry: geometry, roots: roots,
+      checksEachTable: memory.tableAddressRange == nil)
+  }
+
+  /// The first table address in `range` that some level's table entries cannot
+  /// hold (checked at both ends of the range: address fields are contiguous), or
+  /// nil if all can (or the range is unknown).
+  static func firstUnreachableTable(
+    in range: ClosedRange<UInt64>?, format: Format, geometry: Geometry
+  ) -> UInt64? {
+    guard let range, geometry.levels.count > 1 else { return nil }
+    let limit: UInt64 = geometry.outputBits >= 64 ? ~0 : 1 << UInt64(geometry.outputBits)
+    for level in 0..<geometry.levels.count - 1 {
+      let bytes = UInt64(geometry.levels[level + 1].tableBytes)
+      let first = (range.lowerBound &+ bytes &- 1) & ~(bytes &- 1)
+      let last = range.upperBound & ~(bytes &- 1)
+      guard first <= last else { continue }
+      for address in [first, last] {
+        if limit != ~0 && address &+ (bytes &- 1) >= limit { return address }
+        let entry = format.tableEntry(pointingTo: address, level: level)
+        if format.tableAddress(of: entry, level: level) != address { return address }
+      }
+    }
+    return nil
   }
 
   init(
     format: Format, memory: Memory, options: PageTableOptions, geometry: Geometry,
-    roots: InlineArray<4, UInt64>
+    roots: InlineArray<4, UInt64>, checksEachTable: Bool
   ) {
+    self.checksEachTable = checksEachTable
     self.format = format
     self.memory = memory
     self.options = options
@@ -164,6 +213,17 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
     gather.owner = self
     gather.unlinked = tables
     flush(&gather)
+  }
+
+  /// Whether a table entry at `level` cannot point at the table of `byteCount`
+  /// bytes at `address` (above the output size, or cut by the address field).
+  /// Out of line: called only for memory that did not declare its range.
+  @inline(never) @usableFromInline
+  func isOutOfReach(_ address: UInt64, byteCount: Int, level: Int) -> Bool {
+    let (last, overflow) = address.addingReportingOverflow(UInt64(byteCount &- 1))
+    if overflow || (outputLimit != ~0 && last >= outputLimit) { return true }
+    let entry = format.tableEntry(pointingTo: address, level: level)
+    return format.tableAddress(of: entry, level: level) != address
   }
 
   deinit {

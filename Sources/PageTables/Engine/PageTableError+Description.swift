@@ -20,6 +20,9 @@ extension PageTableError: CustomStringConvertible {
     case .outOfTableMemory: "table memory ran out"
     case .invalidConfiguration(let why): "invalid format configuration: \(why)"
     case .dirtyTrackingUnsupported: "the format has no hardware dirty state"
+    case .tableMemoryOutOfReach(let a):
+      "a table at physical address 0x\(hex(a)) is out of the format's reach "
+        + "(above its output size, or cut off by its table entries' address field)"
     }
   }
 }

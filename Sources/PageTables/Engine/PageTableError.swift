@@ -31,5 +31,11 @@ public enum PageTableError: Error, Equatable, Sendable {
   case invalidConfiguration(String)
   /// The format has no hardware dirty state.
   case dirtyTrackingUnsupported
+  /// Table memory handed out a table at this physical address, which the format's
+  /// table entries (or its root register) cannot hold: above the output size, or
+  /// cut off by the address field. Refused when the table is made (for memory
+  /// that knows its range, ``TableMemory/tableAddressRange``) or when the table
+  /// would be linked; nothing changed.
+  case tableMemoryOutOfReach(physicalAddress: UInt64)
 
 }

@@ -115,7 +115,9 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// A gather that still holds another table's tables hands those back first.
   @usableFromInline
   mutating func addFreedTable(at address: UInt64, byteCount: Int, owner table: PageTableReclaimer) {
-    if owner !== table { adopt(table) }
+    if owner !== table {
+      if owner == nil { owner = table } else { adopt(table) }
+    }
     freesTables = true
     unlinked.append(address, byteCount)
   }
@@ -195,9 +197,10 @@ struct UnlinkedTables {
   @usableFromInline var count = 0
   @usableFromInline var more: [(address: UInt64, byteCount: Int)] = []
 
-  @usableFromInline init() {}
+  @inlinable @inline(__always)
+  init() {}
 
-  @usableFromInline
+  @inlinable @inline(__always)
   mutating func append(_ address: UInt64, _ byteCount: Int) {
     if count < Self.inlineCapacity {
       unsafe addresses[unchecked: count] = address
@@ -209,6 +212,7 @@ struct UnlinkedTables {
   }
 
   /// Calls `body` with each table's address and size, in the order added.
+  @inline(__always)
   func visit(_ body: (UInt64, Int) -> Void) {
     for i in 0..<min(count, Self.inlineCapacity) {
       unsafe body(addresses[unchecked: i], sizes[unchecked: i])

@@ -39,12 +39,18 @@ public protocol TableMemory: Sendable {
   /// whole table skips zeroing it). The bookkeeping word must still be 0. The
   /// default allocates a zeroed table.
   func allocateTableForOverwrite(byteCount: Int) -> UInt64?
+  /// Every physical address a table can be given, if the memory knows it (an image
+  /// at a fixed base, a machine's RAM); `nil` (the default) if not. A
+  /// ``PageTable`` refuses at creation memory whose tables its format cannot point
+  /// at; with `nil` it checks each table as it is allocated instead.
+  var tableAddressRange: ClosedRange<UInt64>? { get }
 }
 
 extension TableMemory {
   public func allocateTableForOverwrite(byteCount: Int) -> UInt64? {
     allocateTable(byteCount: byteCount)
   }
+  public var tableAddressRange: ClosedRange<UInt64>? { nil }
 }
 
 /// Access to one table's entries and its bookkeeping word, for the engine.

@@ -7,8 +7,10 @@ final class FailingTableMemory: ForwardingTableMemory, @unchecked Sendable {
   let image: ImageTableMemory
   private let state = Mutex<(count: Int, failAt: Int?, failAll: Bool)>((0, nil, false))
 
-  init(byteCount: Int = 8 << 20) {
-    image = try! ImageTableMemory(base: 0x4000_0000, byteCount: byteCount)
+  /// Memory of `byteCount` bytes at `base`; it does not declare its range (so the
+  /// engine checks each table it gets).
+  init(base: UInt64 = 0x4000_0000, byteCount: Int = 8 << 20) {
+    image = try! ImageTableMemory(base: base, byteCount: byteCount)
   }
 
   /// Allocations made (or refused) so far.

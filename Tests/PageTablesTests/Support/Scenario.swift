@@ -14,7 +14,21 @@ enum Scenario: String, CaseIterable, Sendable {
   case badArguments
   /// Unmap one page from the middle of the largest block: the rest stays mapped.
   case splitBlock
-  /// Thousands of random map/unmap operations against a dictionary model.
+  /// Protect one page inside the largest block: only it changes, the rest keeps
+  /// its protection and address; protect refuses what the format cannot express.
+  case protectInPlace
+  /// A scatter-gather map gets each piece's largest leaves; `split(at:)` makes a
+  /// boundary after which unmapping either side needs no table memory.
+  case scatterGatherAndSplit
+  /// A block the hardware wrote stays dirty in every leaf after it is split by
+  /// unmap, split(at:) and protect (x86 D, ARM64 DBM, RISC-V D).
+  case dirtyStateSurvivesSplits
+  /// Fault injection: a scatter-gather map, a protect and an unmap that splits a
+  /// block, each with allocation N failing for every N until it succeeds: each
+  /// failure changes nothing and leaves no table allocated.
+  case faultInjection
+  /// Thousands of random map, scatter-gather map, unmap, protect and split
+  /// operations against a dictionary model.
   case randomModel
   /// The ready-made schemes: an identity map and a linear map of unaligned regions.
   case mappingSchemes
@@ -29,6 +43,10 @@ enum Scenario: String, CaseIterable, Sendable {
     case .topOfRange: try topOfRange(format, protections[0])
     case .badArguments: try badArguments(format, protections[0])
     case .splitBlock: try splitBlock(format, protections[0])
+    case .protectInPlace: try protectInPlace(format, protections)
+    case .scatterGatherAndSplit: try scatterGatherAndSplit(format, protections[0])
+    case .dirtyStateSurvivesSplits: try dirtyStateSurvivesSplits(format, protections)
+    case .faultInjection: try faultInjection(format, protections)
     case .randomModel: try randomModel(format, protections)
     case .mappingSchemes: try mappingSchemes(format, protections[0])
     case .tableFaultsInLargeMap: try tableFaultsInLargeMap(format, protections[0])
@@ -257,7 +275,50 @@ extension Scenario {
       let align = bigRange ? big / g : 1
       guard count <= pages else { continue }
       let first = (random.next() % (pages - count + 1)) / align * align
-      if random.next() % 3 != 0 {
+      let operation = random.next() % 8
+      if operation == 0 {
+        // Protect: mapped pages take the new protection, holes stay holes.
+        let protection = Int(random.next() % UInt64(protections.count))
+        var gather = TLBGather(invalidator: RecordingTLB())
+        let bytes = try table.protect(
+          virtualAddress: regionStart + first * g, size: count * g,
+          protection: protections[protection], gather: &gather)
+        table.flush(&gather)
+        let mapped = (first..<first + count).filter { model[$0] != nil }
+        #expect(bytes == UInt64(mapped.count) * g, "step \(step): protect reports mapped bytes")
+        for page in mapped { model[page]!.protection = protection }
+      } else if operation == 1 {
+        // Split somewhere: nothing changes.
+        var gather = TLBGather(invalidator: RecordingTLB())
+        try table.split(at: regionStart + first * g, gather: &gather)
+        table.flush(&gather)
+      } else if operation == 2 && count > 1 {
+        // A scatter-gather map of two or three pieces.
+        let protection = Int(random.next() % UInt64(protections.count))
+        var cuts = [0, count]
+        cuts.append(1 + random.next() % (count - 1))
+        if count > 2 { cuts.append(1 + random.next() % (count - 1)) }
+        cuts = Array(Set(cuts)).sorted()
+        var pieces: [PhysicalSegment] = []
+        var physical: [UInt64] = []
+        for (a, b) in zip(cuts, cuts.dropFirst()) {
+          let length = b - a
+          let paPage = (random.next() % (outputPages - length)) / align * align
+          pieces.append(PhysicalSegment(physicalAddress: paPage * g, size: length * g))
+          physical += (0..<length).map { (paPage + $0) * g }
+        }
+        let occupied = (first..<first + count).contains { model[$0] != nil }
+        do {
+          try table.map(
+            virtualAddress: regionStart + first * g, segments: pieces,
+            protection: protections[protection])
+          #expect(!occupied, "step \(step): scatter-gather map over a mapping must be refused")
+          for k in 0..<count { model[first + k] = (physical[Int(k)], protection) }
+        } catch {
+          guard case .alreadyMapped = error else { throw error }
+          #expect(occupied, "step \(step): refused a scatter-gather map over free pages")
+        }
+      } else if operation % 3 != 0 {
         let paPage = (random.next() % (outputPages - count)) / align * align
         let protection = Int(random.next() % UInt64(protections.count))
         let occupied = (first..<first + count).contains { model[$0] != nil }
