@@ -13,10 +13,11 @@ extension PageTable {
   ///
   /// A block (or contiguous run) that the range cuts is split first, as
   /// ``split(at:gather:)`` does, with every table it needs allocated before
-  /// anything changes. Holes are skipped. Each leaf keeps its output address, its
-  /// accessed and dirty state and its OS bits
-  /// (``PageTableFormat/carryingState(of:level:into:level:)``); a contiguous run
-  /// stays a run.
+  /// anything changes. Holes are skipped. Each leaf keeps its output address and the
+  /// state the hardware recorded in it, accessed and dirty
+  /// (``PageTableFormat/carryingState(of:level:into:level:)``); everything
+  /// `protection` says (rights, memory type or attribute index, software bits) is
+  /// taken from it. A contiguous run stays a run.
   ///
   /// Live entries change by the architecture's rule (``LiveEntryRule``): a
   /// permission change is written over the old leaf and its range added to

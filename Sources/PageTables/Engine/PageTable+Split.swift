@@ -68,8 +68,8 @@ extension PageTable {
   /// Translations do not change. The replaced block is invalidated through
   /// `gather`'s invalidator during the call (see ``LiveEntryRule``: on ARM64
   /// without FEAT_BBM level 2 the block's range faults between the break and the
-  /// make). Each smaller leaf keeps the block's protection, accessed and dirty
-  /// state and OS bits.
+  /// make). Each smaller leaf keeps the block's protection (software bits and
+  /// attribute index included) and its accessed and dirty state.
   ///
   /// - Returns: whether anything was split or broken (`false` if the address was
   ///   already a boundary, or nothing is mapped there).

@@ -70,7 +70,9 @@ public protocol PageTableFormat: Sendable {
   func replacementNeedsBreak(_ old: UInt64, _ new: UInt64, level: Int) -> Bool
   /// `new` (a leaf at `level` just encoded from a protection) with the state of the
   /// leaf `old` at `oldLevel` carried over: what the hardware manages (accessed,
-  /// dirty) and the bits software keeps for itself (OS bits). Used when a block is
+  /// dirty). Software bits, attribute index and accessed policy are part of the
+  /// ``Protection`` (decoded from the block, or given to `protect`), so they are
+  /// not carried. Used when a block is
   /// split (`oldLevel` is the block's, `new` one of its smaller leaves), a run is
   /// broken, and by `protect`, so no write the hardware recorded is lost. The
   /// default returns `new` (a format without such state).

@@ -7,16 +7,14 @@
 /// shareability, or nG; FEAT_BBM level 2 relaxes only the block-size case (see
 /// ``PageTableOptions/hasBBMLevel2``). Permission changes need no break. D8.5
 /// (hardware dirty state): writable-dirty is DBM with AP[2] clear (stage 2:
-/// S2AP[1] set). Bits [58:55] are ignored by the hardware (software use).
+/// S2AP[1] set); AF (bit 10) is set by the hardware with FEAT_HAFDBS. Software
+/// bits [58:55] are not state: they come from ``Protection/softwareBits``.
 extension ARM64Format {
   /// The output address, AttrIndx/MemAttr [5:2], SH [9:8], nG [11] and the
   /// Contiguous bit: a change of any of them needs break-before-make.
   @usableFromInline var breakSensitiveBits: UInt64 {
     addressField | 0b1111 << 2 | 0b11 << 8 | 1 << 11 | Self.contiguous
   }
-  /// The software (OS) bits [58:55].
-  @usableFromInline static var softwareBits: UInt64 { 0xF << 55 }
-
   /// Break-before-make: see ``LiveEntryRule/breakBeforeMake``.
   public var liveEntryRule: LiveEntryRule { .breakBeforeMake }
 
@@ -27,12 +25,12 @@ extension ARM64Format {
     (old ^ new) & breakSensitiveBits != 0 || (old | new) & Self.contiguous != 0
   }
 
-  /// Keeps AF, the software bits, and writable-dirty where the new leaf is still
-  /// writable under DBM (a leaf made read-only cannot record dirty state).
+  /// Keeps AF (once set) and writable-dirty where the new leaf is still writable
+  /// under DBM (a leaf made read-only cannot record dirty state).
   public func carryingState(of old: UInt64, level oldLevel: Int, into new: UInt64, level: Int)
     -> UInt64
   {
-    var entry = (new & ~Self.softwareBits) | (old & (Self.softwareBits | Self.accessFlag))
+    var entry = new | (old & Self.accessFlag)
     if isDirty(old, level: oldLevel) && entry & Self.dirtyBitModifier != 0 {
       switch stage {
       case .one: entry &= ~Self.accessReadOnly

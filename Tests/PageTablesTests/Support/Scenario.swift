@@ -250,7 +250,9 @@ extension Scenario {
         #expect(
           found?.physicalAddress == expected.pa + g / 2,
           "page \(page) at 0x\(String(va, radix: 16))")
-        #expect(found?.protection == protections[expected.protection])
+        #expect(
+          Self.sameRights(found?.protection, protections[expected.protection]),
+          "page \(page): \(String(describing: found?.protection))")
       } else {
         #expect(found == nil, "page \(page) at 0x\(String(va, radix: 16)) must fault")
       }
