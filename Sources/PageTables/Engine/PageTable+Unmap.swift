@@ -272,8 +272,9 @@ extension PageTable {
           while count < room {
             let next = view.load(index &+ count)
             guard format.kind(of: next, level: level) == .leaf else { break }
-            if run > 1 && (index &+ count) % run == 0 && count &+ run > room
-              && format.isContiguous(next, level: level)
+            // (Runs are a power of two long and start at a multiple of their length.)
+            if run > 1 && format.isContiguous(next, level: level)
+              && (index &+ count) & (run &- 1) == 0 && count &+ run > room
             {
               break
             }
