@@ -53,9 +53,9 @@ public struct MMUConfiguration: Hashable, Sendable {
   /// an invalid entry in between, as `PageTableOptions.hasBBMLevel2` lets the
   /// engine do.
   public var hasBBMLevel2: Bool
-  /// The architecture's rule for replacing a live entry, if not the format's own
-  /// `liveEntryRule` (set `.breakBeforeMake` to hold a format to Arm's rule whatever
-  /// it declares).
+  /// The architecture's rule for replacing a live entry, if not the one the model
+  /// knows: Arm's break-before-make for `ARM64Format` (whatever the description
+  /// declares), the format's own `liveEntryRule` otherwise.
   public var liveEntryRule: LiveEntryRule?
 
   /// A configuration; the defaults are a 256-entry 4-way LRU TLB, 16 walk-cache

@@ -7,8 +7,8 @@ extension MMUCore {
   ///
   /// A change of output address (or of the table an entry points at) always needs
   /// it: a TLB could otherwise hold two translations for one address. The rest
-  /// follows the ``PageTables/LiveEntryRule`` (the format's own, or the
-  /// configuration's). Under
+  /// follows the architecture's ``PageTables/LiveEntryRule`` (Arm's for ARM64, the
+  /// format's own otherwise, or the configuration's). Under
   /// ``PageTables/LiveEntryRule/breakBeforeMake`` (ARM64; Arm ARM DDI 0487, D8.16.1
   /// "Using break-before-make when updating translation table entries"): a change of
   /// block size (a block replaced by a table or the reverse), of the contiguous bit,

@@ -44,7 +44,11 @@ struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
     self.memory = memory
     self.configuration = configuration
     checking = configuration.checking != .off
-    liveEntryRule = configuration.liveEntryRule ?? format.liveEntryRule
+    // The architecture decides, not the description: Arm requires break-before-make
+    // of every ARM64 table, whatever its description declares.
+    liveEntryRule =
+      configuration.liveEntryRule
+      ?? (format is ARM64Format ? .breakBeforeMake : format.liveEntryRule)
     let geometry = format.geometry
     levels = geometry.levels
     shifts = geometry.levels.map(\.shift)
