@@ -23,6 +23,9 @@ let package = Package(
     benchmarkTarget("PageAllocatorBenchmarks", dependencies: ["PhysicalPages"]),
     benchmarkTarget(
       "PageTableBenchmarks", dependencies: ["PageTables", "PhysicalPages", "PhysicalPageTables"]),
+    benchmarkTarget(
+      "GPUVirtualMemoryBenchmarks",
+      dependencies: ["GPUVirtualMemory", "PageTables", "PhysicalPages", "PhysicalPageTables"]),
     // Runs one operation N times for callgrind's instruction counts (see its header).
     .executableTarget(
       name: "InstructionCounts",
