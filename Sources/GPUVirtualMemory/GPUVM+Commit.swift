@@ -176,14 +176,9 @@ extension GPUVM {
     precondition(hasPendingBind, "GPUVM.commit: a bind was prepared")
     let plan = prepared.plan
     prepared.finished = true
-    // Sized outside the section: these are the lists the commit fills.
+    // Sized outside the section: these are the lists the commit fills (made in
+    // place, so the handler holds their only reference and appending never copies).
     let stepCount = plan.steps.count
-    var unpins: [(object: BufferObject, va: GPUVA)] = []
-    unpins.reserveCapacity(stepCount)
-    var kept: [Range<UInt64>] = []
-    kept.reserveCapacity(stepCount)
-    var touched: [BufferObjectID] = []
-    touched.reserveCapacity(stepCount)
     var request: GPUVA? = nil
     if plan.kind == .map, case .map(let va)? = plan.steps.last { request = va }
 
@@ -191,8 +186,9 @@ extension GPUVM {
     tableMemory.pool.committing = true
     var handler = CommitHandler(
       vm: self, plan: plan, request: request,
-      gather: TLBGather(invalidator: InvalidationBatch()), unpins: unpins, kept: kept,
-      touched: touched)
+      gather: TLBGather(invalidator: InvalidationBatch()),
+      unpins: withCapacity(stepCount), kept: withCapacity(stepCount),
+      touched: withCapacity(stepCount))
     space.applyChecked(plan, handler: &handler)
     for object in handler.touched where links[object]?.vaCount == 0 {
       if let link = links.removeValue(forKey: object) {
@@ -256,4 +252,11 @@ extension GPUVM {
     return .range(
       asid: asid, start: batch.start, size: size, granule: batch.granule, leafOnly: batch.leafOnly)
   }
+}
+
+/// An empty array with room for `count` elements.
+func withCapacity<Element>(_ count: Int) -> [Element] {
+  var array: [Element] = []
+  array.reserveCapacity(count)
+  return array
 }
