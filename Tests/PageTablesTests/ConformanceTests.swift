@@ -47,6 +47,11 @@ struct ConformanceTests {
       if !result.name.hasPrefix("ARM64") {
         #expect(result.unaccessedProtections > 0, "\(result.name) \(result.way)")
       }
+      // Host-built runs changed ranges in place with `protect` before the hardware
+      // probed them (the guest engine has no protect step).
+      if result.way == .hostBuilt {
+        #expect(result.protects > 0, "\(result.name) \(result.way)")
+      }
     }
   }
 

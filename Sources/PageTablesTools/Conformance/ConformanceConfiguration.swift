@@ -39,6 +39,7 @@ struct PreparedRun {
   var indexedProtections: Int
   var unaccessedProtections: Int
   var unmapChecks: Int
+  var protects: Int
   /// The test mappings and holes, one per line, for the run directory.
   var description: String
 }
@@ -246,7 +247,7 @@ extension PlanGenerator {
       softwareBitProtections: protectionsUsed.filter { $0.softwareBits != 0 }.count,
       indexedProtections: protectionsUsed.filter { $0.attributeIndex != nil }.count,
       unaccessedProtections: protectionsUsed.filter { !$0.accessed }.count,
-      unmapChecks: counts.unmapChecks,
+      unmapChecks: counts.unmapChecks, protects: counts.protects,
       description: mappingDescription)
   }
 }

@@ -122,6 +122,7 @@ public enum ConformanceSuite {
       result.indexedProtections = prepared.indexedProtections
       result.unaccessedProtections = prepared.unaccessedProtections
       result.unmapChecks = prepared.unmapChecks
+      result.protects = prepared.protects
       let slug = "\(configuration.name)-\(configuration.way.rawValue)-\(seed)"
         .map { $0.isLetter || $0.isNumber ? $0 : "-" }
       let directory = options.packageRoot.appendingPathComponent(
@@ -328,6 +329,9 @@ public struct ConformanceResult: Sendable {
   public var holes = 0
   /// Unmaps with TLB invalidation whose addresses were checked to fault (engine mode).
   public var unmapChecks = 0
+  /// Ranges whose protection was changed in place by `protect` before the
+  /// hardware probed them (host-built mode).
+  public var protects = 0
   /// Leaf sizes in the finished tables.
   public var leafSizes: [UInt64] = []
   /// Leaves that are members of contiguous runs.
@@ -386,6 +390,7 @@ public struct ConformanceResult: Sendable {
       + ", \(contiguousLeaves) in contiguous runs, \(mappings) mappings, \(holes) holes, "
       + "\(protections) protections (\(softwareBitProtections) with OS bits, "
       + "\(indexedProtections) with an attribute index, \(unaccessedProtections) not accessed)"
+    if protects > 0 { text += ", \(protects) ranges protected in place" }
     if controlProbes > 0 {
       text +=
         ", \(unmapChecks) unmap+TLBI checks, control: \(staleTranslations)/\(controlProbes) stale without invalidation"

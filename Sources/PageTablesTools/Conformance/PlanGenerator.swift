@@ -63,7 +63,7 @@ final class PlanGenerator<Format: PageTableFormat> {
   var probeSteps: [GuestPlan.Step] = []
   var tags: [UInt64: UInt64] = [:]
   var protections: [Protection] = []
-  var counts = (maps: 0, holes: 0, unmapChecks: 0, controlPages: 0)
+  var counts = (maps: 0, holes: 0, protects: 0, unmapChecks: 0, controlPages: 0)
   /// Leaf sizes found in the finished tables, leaves in contiguous runs, and
   /// protections used by test mappings.
   var leafSizes: Set<UInt64> = []
@@ -118,6 +118,7 @@ final class PlanGenerator<Format: PageTableFormat> {
     try makeMappings()
     try makeProtectionPages()
     try makeHoles()
+    try makeProtects()
     makeProbes()
     if mode == .engine {
       try makeUnmapChecks()
@@ -380,6 +381,38 @@ final class PlanGenerator<Format: PageTableFormat> {
       ProbeExpectation(
         address: address, label: label, kinds: kindsUsed, expected: expected,
         translation: translation, role: role))
+  }
+
+  /// Host-built tables: changes the protection of part of some test mappings in
+  /// place with `protect` (splitting the blocks and runs the range cuts), and
+  /// probes the changed range's edges, so the hardware checks the rights and
+  /// memory types `protect` leaves behind. The guest engine has no protect step,
+  /// so engine runs do not protect.
+  func makeProtects() throws(PageTableError) {
+    guard mode == .prebuilt, protections.count > 1 else { return }
+    let granule = geometry.granule
+    var chosen: [MappingRun] = []
+    for mapping in mappings where !intact.contains(mapping.virtualAddress) && pick(2) == 0 {
+      chosen.append(mapping)
+    }
+    for mapping in chosen.prefix(6) {
+      let pages = mapping.size / granule
+      let first = pick(pages)
+      let start = mapping.virtualAddress + first * granule
+      let size = granule * (1 + pick(min(4, pages - first)))
+      var protection = randomProtection()
+      if protection == mapping.protection {
+        let index = protections.firstIndex(of: protection) ?? 0
+        protection = protections[(index + 1) % protections.count]
+      }
+      var gather = TLBGather(invalidator: HostTLB())
+      try table.protect(
+        virtualAddress: start, size: size, protection: protection, gather: &gather)
+      table.flush(&gather)
+      probe(start, "first byte of a protected range")
+      probe(start + size - 1, "last byte of a protected range")
+      counts.protects += 1
+    }
   }
 
   var isPoolPolicy: Bool {
