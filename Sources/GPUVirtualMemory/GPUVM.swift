@@ -10,7 +10,7 @@ import PageTables
 ///                                            backing: .object(object.id, offset: 0)))
 /// let prepared = try vm.prepare(plan)      // may fail; then nothing changed
 /// let done = vm.commit(prepared)           // cannot fail, allocates nothing
-/// let report = vm.complete(done)           // one TLB invalidation, then frees
+/// let report = vm.complete(done)           // at most one TLB invalidation, then frees
 /// ```
 ///
 /// - ``prepare(_:)`` does everything that can fail: it checks the plan is current
