@@ -3,7 +3,13 @@
 /// ```swift
 /// let mmu = try MMU(format: format, memory: image)
 /// // … the driver under test maps, unmaps, invalidates, frees …
-/// #expect(mmu.reports.isEmpty)
+/// #expect(mmu.reports.isEmpty)  // a correct driver
+/// ```
+///
+/// A driver that breaks a rule finds it there:
+///
+/// ```swift
+/// // … the driver rewrites a live leaf's output address without breaking it first …
 /// #expect(mmu.reports.first?.rule == .breakBeforeMake)
 /// ```
 ///

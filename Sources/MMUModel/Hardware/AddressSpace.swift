@@ -2,7 +2,7 @@
 ///
 /// ```swift
 /// let space = mmu.attach(table, asid: 5)      // TTBR0 with ASID 5
-/// try mmu.access(0x1000, .read, in: space)
+/// _ = try mmu.access(0x1000, .read, in: space)
 /// ```
 ///
 /// Translations are cached in the TLB tagged with `vmid` and, unless their leaf is
