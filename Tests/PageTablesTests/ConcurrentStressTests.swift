@@ -65,7 +65,7 @@ import Testing
       threads.append(
         Thread {
           let result = Self.write(table, writer: t, until: stop)
-          results.withLock { $0.append(result) }
+          results.withAnnotatedLock { $0.append(result) }
           done.leave()
         })
     }
@@ -75,7 +75,7 @@ import Testing
         Thread {
           let (count, findings) = Self.read(table, reader: r, until: stop)
           translations.wrappingAdd(count, ordering: .relaxed)
-          readerFindings.withLock { $0 += findings }
+          readerFindings.withAnnotatedLock { $0 += findings }
           done.leave()
         })
     }
@@ -86,7 +86,7 @@ import Testing
     stop.store(true, ordering: .releasing)
     done.wait()
 
-    let writerResults = results.withLock { $0 }
+    let writerResults = results.withAnnotatedLock { $0 }
     // One line of figures for RELIABILITY.md.
     print(
       "stress (cache \(cachedTables)): \(Self.duration), \(Self.writers) writers made",
@@ -94,7 +94,9 @@ import Testing
       "\(Self.readers) readers made \(translations.load(ordering: .relaxed)) translations,",
       "\(table.retiredTableCount) tables waiting for reclamation at the end")
     #expect(writerResults.count == Self.writers)
-    #expect(readerFindings.withLock { $0 }.isEmpty, "\(readerFindings.withLock { $0.prefix(5) })")
+    #expect(
+      readerFindings.withAnnotatedLock { $0 }.isEmpty,
+      "\(readerFindings.withAnnotatedLock { $0.prefix(5) })")
     #expect(
       writerResults.allSatisfy { $0.failures.isEmpty },
       "\(writerResults.flatMap(\.failures).prefix(5))")
