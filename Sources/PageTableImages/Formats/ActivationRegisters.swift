@@ -4,8 +4,8 @@ import PageTables
 /// build` prints after the root.
 ///
 /// ```swift
-/// for register in ActivationRegisters.values(for: resolved, roots: image.roots) {
-///   print(register.name, register.value)      // "CR3" 0x10_0000
+/// for register in try ActivationRegisters.values(for: resolved, roots: image.roots) {
+///   print(register.name, ValueText.hex(register.value))   // x86-64: … CR3 0x10_0000 …
 /// }
 /// ```
 public enum ActivationRegisters {

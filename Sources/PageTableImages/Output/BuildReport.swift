@@ -4,8 +4,9 @@
 /// ```swift
 /// let image = try TableBuilder.build(spec)
 /// for line in try BuildReport.lines(image) { print(line) }
+/// // format x86-64, 8192 bytes of tables at 0x10_0000
 /// // root 0x10_0000
-/// // CR3 0x10_0000  (PCID 0)
+/// // … then the registers to load, CR3 0x10_0000 among them
 /// ```
 public enum BuildReport {
   /// The report's lines.

@@ -4,9 +4,9 @@ import PageTables
 /// The text and JSON forms of a walk, as `pgtable dump` prints them.
 ///
 /// ```swift
-/// let result = TableWalker(source).walk()
+/// let result = try TableWalker(source).walk()
 /// for line in DumpReport.table(result, source: source) { print(line) }
-/// let json = try DumpReport.json(result, source: source)   // sorted keys, stable bytes
+/// let json = DumpReport.json(result, source: source)   // sorted keys, stable bytes
 /// ```
 public enum DumpReport {
   /// A protection as letters: `rwx` (dashes for what is missing), `u` user, `g` global.

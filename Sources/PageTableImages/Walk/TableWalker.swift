@@ -7,7 +7,7 @@ import PageTables
 /// ```swift
 /// let source = try DumpSource.open(path: "tables.img")
 /// let result = try TableWalker(source).walk()
-/// for run in result.runs { print(hex(run.virtualAddress), run.size) }
+/// for run in result.runs { print(ValueText.hex(run.virtualAddress), run.size) }
 /// for finding in result.findings { print(finding) }   // bad entries, with addresses
 /// ```
 ///
