@@ -7,6 +7,7 @@
 #   Scripts/fuzz.sh [seconds-per-harness]       # default 60
 #   Scripts/fuzz.sh 30 FuzzPageLayer            # one harness
 #   Scripts/fuzz.sh --merge                     # minimise the found inputs into Fuzz/Corpus
+#   Scripts/fuzz.sh --runs 300                  # deterministic: seed 1, 300 inputs each (CI)
 #
 # Reproduce a crash: .build-fuzz/debug/<harness> <crash-file>
 set -euo pipefail
@@ -15,7 +16,20 @@ scratch=.build-fuzz
 harnesses=(FuzzTableOperations FuzzPageLayer FuzzDumpReaders FuzzMappingSpec)
 merge=0
 seconds=60
-if [ "${1:-}" = "--merge" ]; then merge=1; shift; elif [ -n "${1:-}" ]; then seconds="$1"; shift; fi
+runs=""
+if [ "${1:-}" = "--merge" ]; then
+  merge=1
+  shift
+elif [ "${1:-}" = "--runs" ]; then
+  runs="$2"
+  shift 2
+elif [ -n "${1:-}" ]; then
+  seconds="$1"
+  shift
+fi
+# A time bound explores differently on every run; --runs N with a fixed seed makes
+# the same inputs each time (what CI runs, so it cannot fail at random).
+if [ -n "$runs" ]; then bound=(-seed=1 -runs="$runs"); else bound=(-max_total_time="$seconds"); fi
 [ $# -gt 0 ] && harnesses=("$@")
 
 swift build --package-path Fuzz --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address \
@@ -35,17 +49,17 @@ for harness in "${harnesses[@]}"; do
   # XCTest-free binaries: leaks are real findings, so LeakSanitizer stays on
   # (Foundation's own are suppressed in Fuzz/lsan-suppressions.txt).
   status=0
-  LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan-suppressions.txt" "$bin/$harness" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 \
+  LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan-suppressions.txt" "$bin/$harness" "${bound[@]}" -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 \
     -artifact_prefix="$scratch/artifacts/$harness-" "$work" "Fuzz/Corpus/$harness" \
     >"$scratch/$harness.log" 2>&1 || status=$?
-  runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/$harness.log" | grep -o '[0-9]*$' || echo '?')"
+  executed="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/$harness.log" | grep -o '[0-9]*$' || echo '?')"
   edges="$(grep -o 'cov: [0-9]*' "$scratch/$harness.log" | tail -1 | grep -o '[0-9]*' || echo '?')"
   if [ "$status" != 0 ]; then
-    echo "fuzz: $harness FAILED after $runs runs (log: $scratch/$harness.log)"
+    echo "fuzz: $harness FAILED after $executed runs (log: $scratch/$harness.log)"
     grep -m5 -E "ERROR|Fatal error|fatal error|SUMMARY" "$scratch/$harness.log" || true
     failed="$failed $harness"
   else
-    echo "fuzz: $harness ${seconds}s, $runs inputs, $edges coverage edges, no crash"
+    echo "fuzz: $harness ${runs:-${seconds}s}, $executed inputs, $edges coverage edges, no crash"
   fi
 done
 if [ -n "$failed" ]; then
