@@ -84,7 +84,8 @@ let package = Package(
       ],
       swiftSettings: strict),
     .testTarget(
-      name: "PageTableImagesTests", dependencies: ["PageTableImages", "PageTables", "pgtable"],
+      name: "PageTableImagesTests",
+      dependencies: ["PageTableImages", "PageTables", "PageTablesTools", "pgtable"],
       swiftSettings: strict),
   ]
 )

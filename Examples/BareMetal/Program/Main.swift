@@ -38,6 +38,7 @@ func runPrebuilt(_ plan: Plan) {
     case .tag: Machine.writePhysical(step.a, step.b)
     case .activate: Machine.activatePrebuilt(plan)
     case .probe: probe(step, engine: false, translation: nil)
+    case .haltForDump: haltForDump(root: plan.root)
     default:
       Console.write("PTERROR step needs the engine\n")
     }
@@ -78,7 +79,7 @@ func runWithEngine<Format: PageTableFormat>(
       do {
         try table.map(
           virtualAddress: step.a, physicalAddress: step.b, size: step.c,
-          protection: protection(bits: step.d))
+          protection: Protection(planBits: step.d))
         Machine.afterMap(virtualAddress: step.a, size: step.c)
       } catch {
         report(error, step: index)
@@ -86,7 +87,7 @@ func runWithEngine<Format: PageTableFormat>(
     case .identityMap:
       do {
         try IdentityMap(table: table).map(
-          step.a, size: step.c, protection: protection(bits: step.d))
+          step.a, size: step.c, protection: Protection(planBits: step.d))
         Machine.afterMap(virtualAddress: step.a, size: step.c)
       } catch {
         report(error, step: index)
@@ -116,6 +117,8 @@ func runWithEngine<Format: PageTableFormat>(
       activate(table.rootAddress())
     case .probe:
       probe(step, engine: true, translation: table.translate(step.a))
+    case .haltForDump:
+      withExtendedLifetime(table) { haltForDump(root: table.rootAddress()) }
     case nil:
       Console.write("PTERROR unknown step\n")
     }
@@ -125,6 +128,15 @@ func runWithEngine<Format: PageTableFormat>(
     Console.write("PTDONE\n")
     Machine.exit(0)
   }
+}
+
+/// Says where the tables are and waits for the host to dump memory (QEMU's
+/// `dump-guest-memory` or `pmemsave`); the host ends QEMU, so this never returns.
+func haltForDump(root: UInt64) -> Never {
+  Console.write("PTHALT ")
+  Console.hex(root)
+  Console.write("\n")
+  while true {}
 }
 
 /// What one access of a probe found.
@@ -174,25 +186,6 @@ func probe(_ step: Plan.Step, engine: Bool, translation: Translation?) {
     }
   }
   Console.write("\n")
-}
-
-/// A protection from the plan's bits: 1 read, 2 write, 4 execute, 8 user,
-/// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device); the
-/// software bits in 16–31; bit 32 and an attribute index in 33–40; bit 41 for an
-/// access flag left clear.
-func protection(bits: UInt64) -> Protection {
-  let memoryType: MemoryType
-  switch bits >> 8 & 0xFF {
-  case 1: memoryType = .uncached
-  case 2: memoryType = .device
-  default: memoryType = .normal
-  }
-  return Protection(
-    read: bits & 1 != 0, write: bits & 2 != 0, execute: bits & 4 != 0, user: bits & 8 != 0,
-    global: bits & 16 != 0, memoryType: memoryType,
-    softwareBits: UInt16(truncatingIfNeeded: bits >> 16),
-    attributeIndex: bits & 1 << 32 != 0 ? UInt8(truncatingIfNeeded: bits >> 33) : nil,
-    accessed: bits & 1 << 41 == 0)
 }
 
 /// Compares the activation values the guest's engine computed with the ones the

@@ -36,6 +36,10 @@ struct Plan {
     /// Map `[a, a + c)` to itself with protection bits `d`, through the engine's
     /// `IdentityMap` scheme (engine mode).
     case identityMap = 8
+    /// Print `PTHALT <root>` (the root table's physical address) and wait, with the
+    /// tables in place and translation on, for the host to dump the machine's
+    /// memory through QEMU's monitor; the host then ends QEMU.
+    case haltForDump = 9
   }
 
   struct Step {

@@ -55,22 +55,14 @@ public enum ConformanceSuite {
       throw ConformanceError.qemuMissing(missing)
     }
     let architectures = Set(configurations.map { $0.machine.architecture })
-    let builder = options.packageRoot.appendingPathComponent("Examples/BareMetal/build.sh")
     let buildErrors = Mutex<[String]>([])
     let archList = GuestMachine.Architecture.allCases.filter { architectures.contains($0) }
     DispatchQueue.concurrentPerform(iterations: archList.count) { index in
       let architecture = archList[index]
-      do {
-        let outcome = try ProcessRunner.run(
-          "/bin/sh", [builder.path, architecture.rawValue], timeout: options.buildTimeout,
-          currentDirectory: options.packageRoot)
-        if outcome.status != 0 || outcome.timedOut {
-          buildErrors.withLock {
-            $0.append("\(architecture.rawValue): \(outcome.output.suffix(2000))")
-          }
-        }
-      } catch {
-        buildErrors.withLock { $0.append("\(architecture.rawValue): \(error)") }
+      if let problem = buildGuest(
+        architecture, packageRoot: options.packageRoot, timeout: options.buildTimeout)
+      {
+        buildErrors.withLock { $0.append(problem) }
       }
     }
     let errors = buildErrors.withLock { $0 }
@@ -91,6 +83,23 @@ public enum ConformanceSuite {
     let finished = results.withLock { $0.compactMap { $0 } }
     return ConformanceSummary(
       results: finished, seconds: Date().timeIntervalSince(start), qemuVersion: qemuVersion())
+  }
+
+  /// Builds the bare-metal guest for `architecture` (`Examples/BareMetal/build.sh`,
+  /// which does nothing when it is up to date); returns why it failed, or nil.
+  static func buildGuest(
+    _ architecture: GuestMachine.Architecture, packageRoot: URL, timeout: TimeInterval
+  ) -> String? {
+    let builder = packageRoot.appendingPathComponent("Examples/BareMetal/build.sh")
+    do {
+      let outcome = try ProcessRunner.run(
+        "/bin/sh", [builder.path, architecture.rawValue], timeout: timeout,
+        currentDirectory: packageRoot)
+      guard outcome.status != 0 || outcome.timedOut else { return nil }
+      return "\(architecture.rawValue): \(outcome.output.suffix(2000))"
+    } catch {
+      return "\(architecture.rawValue): \(error)"
+    }
   }
 
   static func seconds(since start: Date) -> String {
@@ -141,10 +150,7 @@ public enum ConformanceSuite {
       let outputFile = directory.appendingPathComponent("uart.txt")
       try? FileManager.default.removeItem(at: outputFile)
       let machine = configuration.machine
-      let guestDirectory = options.packageRoot.appendingPathComponent(
-        ".build-guest/\(machine.architecture.rawValue)")
-      let guest = guestDirectory.appendingPathComponent(
-        machine.architecture == .x86_64 ? "guest.bin" : "guest.elf")
+      let guest = machine.guestProgram(packageRoot: options.packageRoot)
       let arguments = machine.qemuArguments(
         guest: guest.path, plan: planFile.path, image: imagePath, output: outputFile.path,
         hypervisor: prepared.hypervisor)

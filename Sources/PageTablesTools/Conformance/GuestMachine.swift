@@ -1,3 +1,4 @@
+import Foundation
 import PageTables
 
 /// One of the QEMU machines the conformance suite runs its guests on, with the
@@ -41,6 +42,23 @@ public struct GuestMachine: Hashable, Sendable {
 
   /// The QEMU binary.
   public var qemuBinary: String { "qemu-system-\(architecture.rawValue)" }
+
+  /// Where the machine's RAM starts: 0x4000_0000 on aarch64 `virt`, 0x8000_0000 on
+  /// riscv64 `virt`, 0 on x86-64 `pc`.
+  public var ramStart: UInt64 {
+    switch architecture {
+    case .aarch64: 0x4000_0000
+    case .riscv64: 0x8000_0000
+    case .x86_64: 0
+    }
+  }
+
+  /// The guest program `Examples/BareMetal/build.sh` made in `packageRoot`
+  /// (x86-64 boots the flat Multiboot binary, the others the ELF file).
+  func guestProgram(packageRoot: URL) -> URL {
+    packageRoot.appendingPathComponent(".build-guest/\(architecture.rawValue)")
+      .appendingPathComponent(architecture == .x86_64 ? "guest.bin" : "guest.elf")
+  }
 
   /// Kernel RWX, normal memory.
   static var kernelCode: Protection { Protection(read: true, write: true, execute: true) }

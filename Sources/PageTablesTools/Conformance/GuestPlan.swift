@@ -30,6 +30,9 @@ public struct GuestPlan: Sendable {
     /// Map a region the guest runs from with the engine's identity-map scheme
     /// (operands as for `map`, with the virtual address equal to the physical one).
     case identityMap = 8
+    /// Print `PTHALT <root>` and wait, tables in place and translation on, for the
+    /// host to dump the machine's memory (``GuestMemoryDump``).
+    case haltForDump = 9
   }
 
   /// One step: an operation and its four operand words.
@@ -62,7 +65,8 @@ public struct GuestPlan: Sendable {
   /// An empty plan for `mode`.
   public init(mode: Mode) { self.mode = mode }
 
-  mutating func add(
+  /// Appends a step: `operation` with up to four operand words.
+  public mutating func add(
     _ operation: Operation, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0,
     _ d: UInt64 = 0
   ) {
