@@ -10,7 +10,6 @@ enum Command {
     do {
       status = try body()
     } catch {
-      Terminal.endProgress()
       Terminal.error("\(error)")
       throw ExitCode(Terminal.ExitStatus.usage.rawValue)
     }

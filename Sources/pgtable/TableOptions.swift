@@ -20,12 +20,17 @@ struct TableOptions: ParsableArguments {
       root: Command.address(root, "root"), base: Command.address(base, "base"))
   }
 
-  /// Walks `source`, with progress on a terminal.
+  @Flag(
+    help:
+      "Report the walk's progress on standard error, one line per 256 tables, even when it is not a terminal (a terminal always shows it, in place)."
+  )
+  var progress = false
+
+  /// Walks `source`, with progress on a terminal or when asked for.
   func walk(_ source: DumpSource) throws(ImageError) -> WalkResult {
-    let result = try TableWalker(source).walk { progress in
-      Terminal.progress("walking: \(progress.tables) tables, \(progress.runs) runs")
-    }
-    Terminal.endProgress()
+    let reporter = ProgressReporter(style: ProgressReporter.style(requested: progress))
+    let result = try TableWalker(source).walk { reporter.report($0.line) }
+    reporter.finish()
     return result
   }
 }

@@ -239,8 +239,35 @@ import Testing
     // Sources/PageTableImages/Output/Terminal.swift — Terminal
     // The example's second line, exit(Terminal.ExitStatus.findings.rawValue), would end
     // the test process; only the value it passes is checked.
-    Terminal.progress("walked 4096 tables")  // only when stderr is a terminal
-    Terminal.endProgress()
+    Terminal.error("cannot read dump.bin")  // pgtable: cannot read dump.bin
     #expect(Terminal.ExitStatus.findings.rawValue == 1)
+  }
+
+  @Test func progressReporter() throws {
+    // Sources/PageTableImages/Output/ProgressReporter.swift — ProgressReporter
+    let files = try Scratch()
+    let source = try DumpSource.open(path: try Self.imageFile(files))
+    let reporter = ProgressReporter(style: ProgressReporter.style(requested: false))
+    let result = try TableWalker(source).walk { reporter.report($0.line) }
+    reporter.finish()  // clears a terminal's line
+    #expect(result.runs.count == 1)
+    // The tests' standard error is not a terminal: no progress unless asked for.
+    #expect(ProgressReporter.style(requested: false, errorIsTerminal: false) == .off)
+    #expect(ProgressReporter.style(requested: true, errorIsTerminal: false) == .lines)
+    #expect(ProgressReporter.style(requested: false, errorIsTerminal: true) == .overwrite)
+  }
+
+  @Test func walkProgress() throws {
+    // Sources/PageTableImages/Walk/WalkResult.swift — WalkProgress
+    let files = try Scratch()
+    let source = try DumpSource.open(path: try Self.imageFile(files))
+    var lines: [String] = []
+    let result = try TableWalker(source).walk { progress in
+      print(progress.line)  // every 256 tables, then once at the end:
+      lines.append(progress.line)
+    }
+    // Two tables (a PML4 and a PDPT with one 1 GiB page): only the end is reported.
+    #expect(result.tables.count == 2)
+    #expect(lines == ["walked: 2 tables (8 KiB), 1 runs, 0 findings"])
   }
 }

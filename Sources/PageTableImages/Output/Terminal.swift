@@ -1,10 +1,10 @@
 import Foundation
 
-/// What the command line tool writes besides its report: errors and progress on
-/// standard error, and the exit codes scripts rely on.
+/// What the command line tool writes besides its report: errors on standard
+/// error, and the exit codes scripts rely on (progress: ``ProgressReporter``).
 ///
 /// ```swift
-/// Terminal.progress("walked 4096 tables")   // only when stderr is a terminal
+/// Terminal.error("cannot read dump.bin")   // pgtable: cannot read dump.bin
 /// exit(Terminal.ExitStatus.findings.rawValue)
 /// ```
 public enum Terminal {
@@ -18,20 +18,9 @@ public enum Terminal {
     case usage = 2
   }
 
-  /// Whether standard error is a terminal (progress is shown only there).
-  public static var showsProgress: Bool { isatty(2) == 1 }
-
-  /// Overwrites the progress line on a terminal; does nothing otherwise.
-  public static func progress(_ text: String) {
-    guard showsProgress else { return }
-    FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
-  }
-
-  /// Clears the progress line on a terminal.
-  public static func endProgress() {
-    guard showsProgress else { return }
-    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-  }
+  /// Whether standard error is a terminal (where ``ProgressReporter`` rewrites
+  /// one line in place).
+  public static var errorIsTerminal: Bool { isatty(2) == 1 }
 
   /// Writes `pgtable: message` and a newline to standard error.
   public static func error(_ message: String) {

@@ -24,6 +24,8 @@ public struct TableWalker: Sendable {
   public let format: ResolvedFormat
   /// The most findings kept (all are counted).
   public var maximumFindings = 1000
+  /// How many tables the walk reads between two calls of its progress callback.
+  public var progressInterval = 256
 
   /// A walker over `source`.
   ///
@@ -47,6 +49,9 @@ public struct TableWalker: Sendable {
   }
 
   /// Walks every root.
+  ///
+  /// - Parameter progress: called every ``progressInterval`` tables with how far
+  ///   the walk has come (for a terminal's progress line), and once at the end.
   public func walk(progress: ((WalkProgress) -> Void)? = nil) -> WalkResult {
     var state = WalkState(walker: self, progress: progress)
     let geometry = format.geometry
@@ -55,6 +60,7 @@ public struct TableWalker: Sendable {
       state.walkTable(
         at: root, level: 0, base: base, pointer: (root, nil), ancestors: [], parent: nil)
     }
+    state.reportProgress(virtualAddress: nil, finished: true)
     return state.result
   }
 }
@@ -127,8 +133,8 @@ struct WalkState {
       TableRecord(
         physicalAddress: address, level: level, virtualAddress: walker.externalAddress(base),
         byteCount: bytes, entryCount: levelGeometry.entryCount, usedEntries: 0, parent: parent))
-    if let progress, result.tables.count % 256 == 0 {
-      progress(WalkProgress(tables: result.tables.count, runs: result.runs.count))
+    if progress != nil, result.tables.count % max(walker.progressInterval, 1) == 0 {
+      reportProgress(virtualAddress: walker.externalAddress(base), finished: false)
     }
     let format = walker.format.format
     let isLast = level == geometry.levels.count - 1
@@ -169,6 +175,15 @@ struct WalkState {
       }
     }
     result.tables[record].usedEntries = used
+  }
+
+  /// Calls the progress callback, if any, with the counts so far.
+  func reportProgress(virtualAddress: UInt64?, finished: Bool) {
+    guard let progress else { return }
+    progress(
+      WalkProgress(
+        tables: result.tables.count, runs: result.runs.count, tableBytes: result.tableBytes,
+        findings: result.findingCount, virtualAddress: virtualAddress, finished: finished))
   }
 
   mutating func addLeaf(entry: UInt64, level: Int, slot: UInt64, size: UInt64) {
