@@ -231,13 +231,23 @@ enum TableOperations {
     // Cleanup unmaps every window whole: a map that failed may have left empty
     // tables where nothing is mapped (they translate nothing; an unmap over them
     // frees them), so unmapping only the model's ranges would not reach them.
+    // Each window goes in two halves split at a granule boundary (a window need not
+    // start at 0: Apple UAT's user window starts at its second page, so half its size
+    // is not a granule multiple); a refused cleanup unmap is a finding, never skipped.
     var gather = TLBGather(invalidator: NoTLB())
     for window in geometry.windows {
-      let half = (window.last - window.first) / 2 + 1
-      _ = try? table.unmap(virtualAddress: window.first, size: half, gather: &gather)
-      _ = try? table.unmap(
-        virtualAddress: window.first + half, size: window.last - window.first + 1 - half,
-        gather: &gather)
+      let half = ((window.last - window.first) / 2 + 1) / g * g
+      for (start, size) in [
+        (window.first, half), (window.first + half, window.last - window.first + 1 - half),
+      ] {
+        do {
+          _ = try table.unmap(virtualAddress: start, size: size, gather: &gather)
+        } catch {
+          fatalError(
+            "cleanup unmap 0x\(String(start, radix: 16)) size 0x\(String(size, radix: 16)): \(error)"
+          )
+        }
+      }
     }
     table.flush(&gather)
     guard table.dump().isEmpty else { fatalError("mappings left after unmapping the model") }
