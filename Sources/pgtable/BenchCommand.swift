@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
       Maps, translates and unmaps single 4 KiB pages, and maps a 1 GiB range, in every \
       format, and prints nanoseconds per operation. A quick look: for measurements, \
       run the benchmarks in Benchmarks/ (swift package benchmark). Build in release \
-      (swift run -c release pgtable bench) for meaningful figures.
+      (swift run -c release pgtable bench) for meaningful figures. Exit status: 0 done, \
+      2 usage errors.
 
       Example:
         pgtable bench --pages 65536

@@ -9,7 +9,9 @@ struct BuildCommand: ParsableCommand {
     discussion: """
       Prints the root table's address and the register values to load. The same spec \
       always gives the same bytes. The image is a 4 KiB header (format, base, roots) \
-      followed by the tables; --raw writes only the tables, to load at the base.
+      followed by the tables; --raw writes only the tables, to load at the base. A spec \
+      error names the file, line and field. Exit status: 0 built, 2 usage, spec or \
+      input errors (nothing is written).
 
       Example:
         pgtable build boot.yaml -o boot.img

@@ -11,7 +11,13 @@ struct ConformanceCommand: ParsableCommand {
       Builds the bare-metal guests (Examples/BareMetal), then for every configuration \
       runs QEMU on tables the host built and on tables the guest's own engine built, \
       and compares every probed address with the library's translate. Needs \
-      qemu-system-aarch64, -riscv64 and -x86_64 (Scripts/install-qemu.sh).
+      qemu-system-aarch64, -riscv64 and -x86_64 (Scripts/install-qemu.sh). Exit \
+      status: 0 every run agrees, 1 a mismatch or a failed run, 2 usage errors (a \
+      --filter that matches nothing lists the configurations).
+
+      Examples:
+        pgtable conformance
+        pgtable conformance --filter RISC-V --seeds 3
       """)
 
   @Option(help: "How many random seeds to run each configuration with.")

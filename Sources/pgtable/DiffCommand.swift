@@ -25,11 +25,15 @@ struct DiffCommand: ParsableCommand {
 
   @OptionGroup var tables: TableOptions
 
+  @OptionGroup var progress: ProgressOption
+
   func run() throws {
     try Command.run { () throws(ImageError) -> Terminal.ExitStatus in
       let a = try tables.open(first)
       let b = try tables.open(second)
-      let differences = MappingDiff.compare(try tables.walk(a).runs, try tables.walk(b).runs)
+      let reporter = progress.reporter
+      let differences = MappingDiff.compare(
+        try tables.walk(a, reporter).runs, try tables.walk(b, reporter).runs)
       for difference in differences { print(difference) }
       print("\(differences.count) differences")
       return differences.isEmpty ? .ok : .findings

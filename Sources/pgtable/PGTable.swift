@@ -49,7 +49,14 @@ struct PGTable: ParsableCommand {
 struct DemoCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "demo",
-    abstract: "Exercise the page layer and the page tables, and say what happened.")
+    abstract: "Exercise the page layer and the page tables, and say what happened.",
+    discussion: """
+      Allocates pages, builds page tables on them, then binds and unbinds a GPU VM, \
+      printing each step. Exit status: 0 when every step worked, 1 otherwise.
+
+      Example:
+        pgtable demo
+      """)
 
   func run() throws {
     try Demo.run { print($0) }

@@ -10,9 +10,12 @@ struct ReplayCommand: ParsableCommand {
     discussion: """
       The first line names the format ({"format": "arm64-4k", "asid": 1}); then one \
       operation a line: map, unmap, invalidate, access, free, check (see TraceReplay in \
-      the MMUModel documentation). Exits 1 when the model reports anything, 2 when the \
-      trace cannot be read or replayed. Formats: \
+      the MMUModel documentation). Exit status: 0 nothing reported, 1 the model \
+      reports something, 2 the trace cannot be read or replayed. Formats: \
       \(TraceReplay.formatNames.joined(separator: ", ")).
+
+      Example:
+        pgtable replay Examples/Traces/unmap-without-invalidation.jsonl
       """)
 
   @Argument(help: "The trace file (JSON lines).")

@@ -20,15 +20,8 @@ struct TableOptions: ParsableArguments {
       root: Command.address(root, "root"), base: Command.address(base, "base"))
   }
 
-  @Flag(
-    help:
-      "Report the walk's progress on standard error, one line per 256 tables, even when it is not a terminal (a terminal always shows it, in place)."
-  )
-  var progress = false
-
-  /// Walks `source`, with progress on a terminal or when asked for.
-  func walk(_ source: DumpSource) throws(ImageError) -> WalkResult {
-    let reporter = ProgressReporter(style: ProgressReporter.style(requested: progress))
+  /// Walks `source`, showing progress as `reporter` does.
+  func walk(_ source: DumpSource, _ reporter: ProgressReporter) throws(ImageError) -> WalkResult {
     let result = try TableWalker(source).walk { reporter.report($0.line) }
     reporter.finish()
     return result
