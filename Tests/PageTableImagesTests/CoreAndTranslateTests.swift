@@ -62,6 +62,40 @@ struct CoreAndTranslateTests {
     #expect(refused.error.contains("give --format and --root"))
   }
 
+  @Test(
+    "An arm64 vmcore's VMCOREINFO gives swapper_pg_dir's address, the granule and VA_BITS (TTBR1)"
+  )
+  func arm64VMCoreInfoGivesTheRoot() throws {
+    let files = try Scratch()
+    // The kernel's half: 16 KiB pages, 47-bit addresses, tables at 0x4010_0000.
+    let spec = try #require(SpecCase.all.first { $0.name == "arm64 16K TTBR1" })
+    #expect(
+      try Tool.run(["build", try files.write("s.yaml", spec.yaml), "-o", files.path("t.img")])
+        .status == 0)
+    var core = ELFCoreWriter()
+    core.machine = 183
+    core.segments = [(0x4010_0000, Array(try files.bytes("t.img")[4096...]))]
+    // swapper_pg_dir's link address less kimage_voffset is its physical address.
+    let info =
+      "OSRELEASE=6.1.0\nPAGESIZE=16384\nSYMBOL(swapper_pg_dir)=ffff800009e40000\n"
+      + "NUMBER(kimage_voffset)=0xffff7fffc9d40000\nNUMBER(VA_BITS)=47\n"
+    core.notes.append(("VMCOREINFO", 0, Array(info.utf8)))
+    let outcome = try Tool.run([
+      "dump", try files.write("vmcore", bytes: core.bytes()), "--as", "json",
+    ])
+    #expect(outcome.status == 0, "\(outcome.error)")
+    #expect(outcome.output.contains("swapper_pg_dir and kimage_voffset from the core's VMCOREINFO"))
+    #expect(outcome.output.contains("arm64:base=ttbr1,granule=16k,inputBits=47"))
+    let json = try DumpJSON(outcome.output)
+    #expect(json.roots == ["0x4010_0000"])
+    let expected = spec.regions.map {
+      DumpJSON.Run(
+        va: $0.va, pa: $0.pa, size: $0.size, protection: dumpLetters($0.protection),
+        memory: $0.memory, level: 0)
+    }
+    #expect(json.merged == expected)
+  }
+
   @Test("A core cut short is reported (exit 1) and read as far as it goes")
   func truncatedCore() throws {
     let files = try Scratch()

@@ -18,14 +18,25 @@ struct GuestDumpTests {
   struct Case: Sendable, CustomTestStringConvertible {
     var architecture: GuestMachine.Architecture
     var kind: GuestMemoryDump.FileKind
-    var testDescription: String { "\(architecture.rawValue), \(kind.rawValue)" }
+    /// A guest-engine configuration's full name; nil for the machine's default one.
+    var configuration: String? = nil
+    var testDescription: String {
+      "\(configuration ?? architecture.rawValue), \(kind.rawValue)"
+    }
+
+    func resolved() throws -> ConformanceConfiguration {
+      guard let configuration else { return GuestMemoryDump.configuration(for: architecture) }
+      return try #require(ConformanceConfiguration.all.first { $0.fullName == configuration })
+    }
   }
 
-  /// x86-64 as an ELF core (CR3 from QEMU's note), aarch64 as an ELF core with
-  /// `--root`, riscv64 as raw RAM with `--base` and `--root`.
+  /// x86-64 as ELF cores (CR3, and CR4's LA57 for five levels, from QEMU's note),
+  /// aarch64 as an ELF core with `--root`, riscv64 as raw RAM with `--base` and
+  /// `--root`.
   static let cases = [
-    Case(architecture: .x86_64, kind: .elfCore), Case(architecture: .aarch64, kind: .elfCore),
-    Case(architecture: .riscv64, kind: .raw),
+    Case(architecture: .x86_64, kind: .elfCore),
+    Case(architecture: .x86_64, kind: .elfCore, configuration: "x86-64 5-level guest engine"),
+    Case(architecture: .aarch64, kind: .elfCore), Case(architecture: .riscv64, kind: .raw),
   ]
 
   static let missing = cases.map { "qemu-system-\($0.architecture.rawValue)" }
@@ -51,8 +62,7 @@ struct GuestDumpTests {
   func dumpRecoversTheGuestsMappings(_ guest: Case) throws {
     let files = try Scratch()
     let dump = try GuestMemoryDump.make(
-      GuestMemoryDump.configuration(for: guest.architecture), file: guest.kind, seed: 1,
-      directory: files.url)
+      try guest.resolved(), file: guest.kind, seed: 1, directory: files.url)
     let attributes = try FileManager.default.attributesOfItem(atPath: dump.file.path)
     let size = UInt64((attributes[.size] as? Int) ?? 0)
     // Raw: exactly the RAM asked for. ELF: that RAM less x86's legacy hole below
@@ -71,6 +81,7 @@ struct GuestDumpTests {
     #expect(json.roots.map(DumpJSON.number) == [dump.root], "the root the guest printed")
     if guest.architecture == .x86_64 {
       #expect(outcome.output.contains("from the core's QEMU CPU note"), "CR3 from the notes")
+      #expect(outcome.output.contains("\"format\" : \"\(dump.format)\""), "levels from CR4")
     }
 
     let expected = Self.merged(dump.expected)
