@@ -90,6 +90,30 @@ struct GuestDumpTests {
     #expect(found == expected, "\(Self.difference(expected, found))")
   }
 
+  @Test("A plan's mappings left are its maps less its unmaps (GuestPlan.mappingsLeft's example)")
+  func mappingsLeftCutsTheUnmaps() {
+    var plan = GuestPlan(mode: .engine)
+    plan.add(.map, 0x4000_0000, 0x8000_0000, 0x20_0000, GuestPlan.bits(.readWrite))
+    plan.add(.unmap, 0x4000_1000, 0x1000)
+    let left = plan.mappingsLeft()
+    #expect(
+      left == [
+        MappingRun(
+          virtualAddress: 0x4000_0000, physicalAddress: 0x8000_0000, size: 0x1000,
+          protection: .readWrite),
+        MappingRun(
+          virtualAddress: 0x4000_2000, physicalAddress: 0x8000_2000, size: 0x20_0000 - 0x2000,
+          protection: .readWrite),
+      ])
+    // An identity map, a whole mapping unmapped without invalidation, and the
+    // steps that change no mapping.
+    plan.add(.identityMap, 0x1000, 0x1000, 0x3000, GuestPlan.bits(.readOnly))
+    plan.add(.unmapWithoutInvalidation, 0x4000_0000, 0x1000)
+    plan.add(.activate)
+    plan.add(.haltForDump)
+    #expect(plan.mappingsLeft().map(\.virtualAddress) == [0x1000, 0x4000_2000])
+  }
+
   /// The plan's mappings as `dump --as json` prints them, merged as ``DumpJSON/merged`` merges.
   static func merged(_ runs: [MappingRun]) -> [DumpJSON.Run] {
     var result: [DumpJSON.Run] = []

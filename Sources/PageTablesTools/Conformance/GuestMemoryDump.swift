@@ -63,6 +63,11 @@ public struct GuestMemoryDump: Sendable {
   /// one) with the plan made from `seed`, and dumps its memory into `directory`.
   ///
   /// - Parameters:
+  ///   - configuration: a guest-engine configuration (``configuration(for:)``).
+  ///   - kind: how QEMU writes the memory.
+  ///   - seed: the seed the configuration's random plan is made from.
+  ///   - directory: where the plan, the UART output, QEMU's log and the dump go.
+  ///   - packageRoot: the checkout holding `Examples/BareMetal` and `.build-guest`.
   ///   - timeout: seconds the whole run may take (the guest build not included).
   /// - Throws: ``GuestDumpError`` when QEMU is missing, the guest cannot be built,
   ///   stops early, reports an error, or the monitor refuses the dump.

@@ -102,7 +102,7 @@ public struct GuestPlan: Sendable {
   /// 16 global; the memory type in bits 8–15 (0 normal, 1 uncached, 2 device); the
   /// software bits in bits 16–31; bit 32 set when an attribute index is given, the
   /// index in bits 33–40; bit 41 set when the access flag is left clear.
-  static func bits(_ protection: Protection) -> UInt64 {
+  public static func bits(_ protection: Protection) -> UInt64 {
     var bits: UInt64 = 0
     if protection.read { bits |= 1 }
     if protection.write { bits |= 2 }
