@@ -14,6 +14,8 @@ count() { # operation format n -> total instructions
 plan=(
   "translate 1000 21000 call"
   "map-unmap-kept 1000 21000 pair"
+  "exclusive-translate 1000 21000 call"
+  "exclusive-map-unmap-kept 1000 21000 pair"
   "bulk-4k 1 3 page:262144"
   "runs-2m 20 120 block:256"
   "runs-2m-off 20 120 block:256"

@@ -7,7 +7,9 @@
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //     Benchmarks/.build/release/InstructionCounts translate arm64 1000
 //
-// Operations: translate, map-unmap-kept (1 × 4 KiB, tables kept), bulk-4k
+// Operations: translate, map-unmap-kept (1 × 4 KiB, tables kept), their
+// exclusive-access forms exclusive-translate and exclusive-map-unmap-kept (an
+// ExclusivePageTable), bulk-4k
 // (map+unmap 1 GiB as 4 KiB pages; count is in GiB), runs-2m (map+unmap 256 ×
 // 2 MiB aligned, runs on), runs-2m-off (the same, runs off), runs-4k (map+unmap
 // 2 MiB as 4 KiB pages at VA = PA modulo 64 KiB, runs on), runs-4k-off.
@@ -40,17 +42,15 @@ func run<Format: PageTableFormat>(_ format: Format, operation: String, count: In
     _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
     table.flush(&gather)
   }
+  if operation.hasPrefix("exclusive-") {
+    runExclusive(format, operation: operation, count: count, memory: memory, base: base)
+    return
+  }
   switch operation {
   case "translate":
     try! table.map(
       virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
-    var random = SplitMix(seed: 42)
-    var total: UInt64 = 0
-    for _ in 0..<count {
-      let address = base + random.next() % (256 << 20)
-      total &+= table.translate(address)?.physicalAddress ?? 0
-    }
-    sink(total)
+    translateRandom(count: count, base: base) { table.translate($0) }
     mapAndUnmapCleanup(table, base, 256 << 20)
   case "map-unmap-kept":
     try! table.map(
@@ -64,6 +64,48 @@ func run<Format: PageTableFormat>(_ format: Format, operation: String, count: In
     for _ in 0..<count { mapAndUnmap(base, 0x8000_0000, 256 << 21) }
   case "runs-4k", "runs-4k-off":
     for _ in 0..<count { mapAndUnmap(base, 0x8001_0000, 1 << 30) }
+  default:
+    fatalError("unknown operation \(operation)")
+  }
+}
+
+/// Translates `count` random addresses of the 256 MiB mapped at `base`.
+@inline(__always)
+func translateRandom(count: Int, base: UInt64, _ translate: (UInt64) -> Translation?) {
+  var random = SplitMix(seed: 42)
+  var total: UInt64 = 0
+  for _ in 0..<count {
+    total &+= translate(base + random.next() % (256 << 20))?.physicalAddress ?? 0
+  }
+  sink(total)
+}
+
+/// The exclusive-access forms of translate and map-unmap-kept, on an ExclusivePageTable.
+func runExclusive<Format: PageTableFormat>(
+  _ format: Format, operation: String, count: Int, memory: PhysicalMemory, base: UInt64
+) {
+  var table = try! ExclusivePageTable(format: format, memory: PhysicalPageTableMemory(memory))
+  func unmap(_ va: UInt64, _ size: UInt64) {
+    var gather = TLBGather(invalidator: NoTLB())
+    _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
+    table.flush(&gather)
+  }
+  switch operation {
+  case "exclusive-translate":
+    try! table.map(
+      virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
+    translateRandom(count: count, base: base) { table.translate($0) }
+    unmap(base, 256 << 20)
+  case "exclusive-map-unmap-kept":
+    try! table.map(
+      virtualAddress: base + 4096, physicalAddress: 0x8000_0000, size: 4096,
+      protection: .readWrite)
+    for _ in 0..<count {
+      try! table.map(
+        virtualAddress: base, physicalAddress: 0x8000_0000, size: 4096, protection: .readWrite)
+      unmap(base, 4096)
+    }
+    unmap(base + 4096, 4096)
   default:
     fatalError("unknown operation \(operation)")
   }

@@ -172,7 +172,7 @@ import Synchronization
   @inlinable @inline(__always)
   func uncheckedIndex(of address: PhysicalAddress) -> Int {
     Int(
-      truncatingIfNeeded: (address.rawValue >> UInt64(truncatingIfNeeded: pageShift)) &- baseFrame)
+      truncatingIfNeeded: (address.rawValue &>> UInt64(truncatingIfNeeded: pageShift)) &- baseFrame)
   }
 
   /// The frame index of a physical address: checked for RAM and page alignment.

@@ -133,7 +133,8 @@ public final class PhysicalMemory: Sendable {
   public func unsafeDirectMapAddress(uncheckedAt address: PhysicalAddress)
     -> UnsafeMutableRawPointer
   {
-    unsafe core.directMap + (core.uncheckedIndex(of: address) << core.pageShift)
+    // Masking shifts: the page shift is below 64 by construction (no range checks).
+    unsafe core.directMap + (core.uncheckedIndex(of: address) &<< core.pageShift)
   }
 
   /// The private word of the descriptor of the block at `address` (the word

@@ -21,6 +21,47 @@ import Testing
     #expect(gather.invalidator.covers(0x20_0000))
   }
 
+  @Test func exclusivePageTable() throws {
+    var table = try ExclusivePageTable(
+      format: ARM64Format(granule: .k4, inputBits: 48),
+      memory: ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20))
+    try table.map(
+      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000,
+      size: 0x1000, protection: .readWrite)
+    #expect(table.translate(0x20_0123)?.physicalAddress == 0x8020_0123)
+    var gather = TLBGather(invalidator: myTLB)
+    try table.unmap(virtualAddress: 0x20_0000, size: 0x1000, gather: &gather)
+    table.flush(&gather)  // invalidate, then free emptied tables
+    #expect(gather.invalidator.covers(0x20_0000))
+    #expect(table.memory.liveTables == 1, "the emptied tables were freed at the flush")
+    let shared = table.shared()  // a PageTable again, for many threads
+    var again = try ExclusivePageTable(consume shared)  // its only reference
+    #expect(again.translate(0x20_0123) == nil)
+    try again.map(
+      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x1000,
+      protection: .readWrite)
+    var cleanup = TLBGather(invalidator: myTLB)
+    try again.unmap(virtualAddress: 0x20_0000, size: 0x1000, gather: &cleanup)
+    again.flush(&cleanup)
+  }
+
+  @Test func exclusiveAccessError() throws {
+    let table = try makeTable(ARM64Format(granule: .k4, inputBits: 48))
+    let thread = table  // another holder
+    var refused = false
+    do {
+      var owned = try ExclusivePageTable(consume table)  // the only reference
+      try owned.map(
+        virtualAddress: 0x4000_0000, physicalAddress: 0x8000_0000,
+        size: 0x1000, protection: .readWrite)
+    } catch ExclusiveAccessError.tableIsShared {
+      // another reference (a thread, a TLBGather holding its tables) still exists
+      refused = true
+    }
+    #expect(refused)
+    #expect(thread.translate(0x4000_0000) == nil, "the refused table is unchanged")
+  }
+
   @Test func tlbGatherMergesIntoOneInvalidation() throws {
     let table = try makeTable(ARM64Format(granule: .k4, inputBits: 48))
     let va: UInt64 = 0x4000_0000

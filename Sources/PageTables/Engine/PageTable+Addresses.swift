@@ -50,8 +50,12 @@ extension PageTable {
   /// The root table covering an index-space address, and the address its index 0 covers.
   @inline(__always)
   func root(for indexAddress: UInt64) -> (address: UInt64, base: UInt64) {
-    let root = Int(truncatingIfNeeded: indexAddress >> UInt64(rootCoverageBits))
-    return (rootTables[root], UInt64(root) << UInt64(rootCoverageBits))
+    // One root (every format but DART's) needs no shift: the root may cover all 64 bits.
+    guard rootCount > 1 else { return (unsafe rootTables[unchecked: 0], 0) }
+    let root = Int(truncatingIfNeeded: indexAddress &>> UInt64(rootCoverageBits))
+    // SAFETY: `indexAddress` lies in index space (masked to the root-select and root
+    // coverage bits), so `root` is below `rootCount`.
+    return (unsafe rootTables[unchecked: root], UInt64(root) &<< UInt64(rootCoverageBits))
   }
 
   /// The end (exclusive) of the index-space range a table at `level` based at `base`

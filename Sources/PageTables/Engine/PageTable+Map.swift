@@ -267,10 +267,10 @@ extension PageTable {
       return .retry
     }
     let tableEntry = format.tableEntry(pointingTo: child, level: level)
-    let result = view.compareExchange(index, expected: empty, desired: tableEntry)
+    let result = publish(view, index, expected: empty, desired: tableEntry)
     if result.exchanged { return .installed(tableEntry) }
     // Another mapper installed a table first: use theirs, free ours.
-    _ = view.subtractFromWord(1)
+    _ = releaseEntries(view, 1)
     memory.freeTable(at: child, byteCount: childBytes)
     guard format.kind(of: result.original, level: level) == .table else { return .retry }
     return .installed(result.original)
@@ -325,10 +325,10 @@ extension PageTable {
     default: fatalError("PageTable.map: filling an unpublished table cannot conflict")
     }
     if reserve(view, 1) {
-      let result = view.compareExchange(
-        index, expected: 0, desired: format.tableEntry(pointingTo: child, level: level))
+      let result = publish(
+        view, index, expected: 0, desired: format.tableEntry(pointingTo: child, level: level))
       if result.exchanged { return .published }
-      _ = view.subtractFromWord(1)
+      _ = releaseEntries(view, 1)
       discardUnpublished(table, at: child, byteCount: childBytes)
       cursor = saved
       return .raced
@@ -429,7 +429,7 @@ extension PageTable {
         view, level: level, index: index, count: count, template: template, run: run,
         cursor: cursor, fresh: fresh)
     }
-    if written < count { _ = view.subtractFromWord(UInt64(count &- written)) }
+    if written < count { _ = releaseEntries(view, UInt64(count &- written)) }
     let advanced = UInt64(written) &* leafSize
     cursor.virtualAddress &+= advanced
     cursor.physicalAddress &+= advanced

@@ -21,8 +21,9 @@ extension PageTable {
     var level = 0
     while true {
       let geometry = plan(level)
+      // (A level's shift is below 64: masking shifts need no range checks.)
       let index =
-        Int(truncatingIfNeeded: indexAddress >> geometry.shift) & (geometry.entryCount &- 1)
+        Int(truncatingIfNeeded: indexAddress &>> geometry.shift) & (geometry.entryCount &- 1)
       // SAFETY: the caller keeps every table this walk reaches allocated.
       let entry = unsafe memory.unsafeTable(at: tableAddress, byteCount: geometry.tableBytes)
         .loadAcquiring(index)

@@ -209,7 +209,7 @@ extension PageTable {
       var unlinked = false
       if result.emptied && sink.unlinksTables {
         // Claim the empty table; a mapper that reserved an entry first wins.
-        unlinked = child.exchangeWord(expected: 0, desired: deadTableBit).exchanged
+        unlinked = claimEmptyTable(child)
       }
       if unlinked {
         let index = indices[level]
@@ -222,7 +222,7 @@ extension PageTable {
           table: format.tableAddress(of: entry, level: level),
           byteCount: geometry.childTableBytes, owner: self)
       }
-      let word = unlinked ? view.subtractFromWord(1) : view.word
+      let word = unlinked ? releaseEntries(view, 1) : view.word
       result.emptied = word == 0 && level != 0
     }
     return result
@@ -316,7 +316,7 @@ extension PageTable {
           child, level: childLevel, base: slot, start: position, end: stop, sink: &sink)
         if result.emptied && sink.unlinksTables {
           // Claim the empty table; a mapper that reserved an entry first wins.
-          unlink = child.exchangeWord(expected: 0, desired: deadTableBit).exchanged
+          unlink = claimEmptyTable(child)
         }
         bytes &+= result.bytes
         if unlink {
@@ -338,7 +338,7 @@ extension PageTable {
       sink.removed(
         start: externalAddress(pendingStart), size: pendingEnd &- pendingStart, granule: leafSize)
     }
-    let word = cleared == 0 ? view.word : view.subtractFromWord(cleared)
+    let word = cleared == 0 ? view.word : releaseEntries(view, cleared)
     return RemovalResult(bytes: bytes, emptied: word == 0 && level != 0, outOfMemory: outOfMemory)
   }
 

@@ -29,7 +29,9 @@ import Synchronization
 /// operation announces itself in a per-thread reader slot, so readers share no
 /// written cache line; at most ``maximumWaitingTables`` wait, whatever readers do).
 /// Operations on overlapping ranges must be serialised by the caller, as with every
-/// hardware page-table library.
+/// hardware page-table library. A table used by one owner at a time can be an
+/// ``ExclusivePageTable`` instead (`ExclusivePageTable(consume table)`), whose
+/// operations need none of these atomics.
 ///
 /// ## Live tables
 /// Every operation is safe on a table the hardware is using. Only splitting a
@@ -77,6 +79,10 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
   /// Whether each new table's address is checked against what the format's table
   /// entries can hold (the memory did not say its range up front).
   @usableFromInline let checksEachTable: Bool
+  /// How the hot paths reach the tree (``TableAccess``): shared, unless an
+  /// ``ExclusivePageTable`` owns the table. Changed only while the table is
+  /// uniquely referenced (so no operation is in flight).
+  @exclusivity(unchecked) @usableFromInline var access = TableAccess.shared
 
   // Reclamation (Reclamation.swift): the epoch, the operations in flight, one
   // reader slot each, and the unlinked tables waiting for them to finish.

@@ -79,6 +79,14 @@ extension PageTable {
   /// ``exitOperation(_:)`` when the operation ends.
   @inline(__always)
   func enterOperation() -> OperationSlot {
+    // An exclusive owner has no concurrent walker to announce itself to.
+    if isExclusive { return OperationSlot(index: -1) }
+    return enterSharedOperation()
+  }
+
+  /// ``enterOperation()`` under shared access: claims a reader slot.
+  @inline(never)
+  func enterSharedOperation() -> OperationSlot {
     var marker: UInt8 = 0
     // SAFETY: only the stack address is used (as a per-thread hash), never the memory.
     let stack = unsafe withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
@@ -106,6 +114,7 @@ extension PageTable {
   /// Marks the end of an operation: frees its reader slot (a plain store).
   @inline(__always)
   func exitOperation(_ operation: OperationSlot) {
+    if operation.index < 0 { return }
     unsafe readers.slot(operation.index).pointee.store(0, ordering: .releasing)
   }
 
@@ -193,6 +202,11 @@ extension PageTable {
   /// Reserves `count` entries in a live table; `false` if the table is dead.
   @inline(__always)
   func reserve(_ view: TableView, _ count: UInt64) -> Bool {
+    if isExclusive {
+      // No other operation is in flight: the table is live and nobody else counts.
+      view.setExclusiveWord(view.exclusiveWord &+ count)
+      return true
+    }
     var word = view.word
     while true {
       if word & deadTableBit != 0 { return false }

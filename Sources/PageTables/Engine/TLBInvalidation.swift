@@ -141,6 +141,8 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   /// Forgets the freed tables (after they were freed or retired).
   mutating func removeFreedTables() {
     unlinked.removeAll()
+    // Holding no table, the gather no longer needs (or keeps alive) their table.
+    owner = nil
   }
 
   /// Invalidates `[start, start + size)` now, outside the batch: a live entry was

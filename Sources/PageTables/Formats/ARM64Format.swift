@@ -184,8 +184,7 @@ public struct ARM64Format: PageTableFormat {
   // MARK: Addresses
 
   /// The entry bits that hold `address` (aligned to the granule).
-  @inline(__always)
-  @usableFromInline
+  @inlinable @inline(__always)
   func encodeAddress(_ address: UInt64) -> UInt64 {
     switch encoding {
     case .standard: return address & addressMask
@@ -195,8 +194,7 @@ public struct ARM64Format: PageTableFormat {
   }
 
   /// The address an entry holds (a table's, or a leaf's first byte).
-  @inline(__always)
-  @usableFromInline
+  @inlinable @inline(__always)
   func decodeAddress(_ entry: UInt64) -> UInt64 {
     switch encoding {
     case .standard: return entry & addressMask
@@ -206,8 +204,7 @@ public struct ARM64Format: PageTableFormat {
   }
 
   /// log2 of the bytes a leaf at engine `level` maps.
-  @inline(__always)
-  @usableFromInline
+  @inlinable @inline(__always)
   func leafShift(_ level: Int) -> Int {
     granule.pageShift &+ (pageIndex &- level) &* granule.stride
   }
@@ -239,9 +236,9 @@ public struct ARM64Format: PageTableFormat {
     template | encodeAddress(physicalAddress)
   }
 
-  @inlinable
+  @inlinable @inline(__always)
   public func outputAddress(of entry: UInt64, level: Int, virtualAddress: UInt64) -> UInt64 {
-    let offsetMask: UInt64 = (1 << UInt64(leafShift(level))) &- 1
+    let offsetMask: UInt64 = (1 &<< UInt64(truncatingIfNeeded: leafShift(level))) &- 1
     return (decodeAddress(entry) & ~offsetMask) | (virtualAddress & offsetMask)
   }
 

@@ -103,21 +103,21 @@ public struct RISCVFormat: PageTableFormat {
   }
 
   // Entry bits.
-  static var valid: UInt64 { 1 << 0 }
-  static var readable: UInt64 { 1 << 1 }
-  static var writable: UInt64 { 1 << 2 }
-  static var executable: UInt64 { 1 << 3 }
+  @usableFromInline static var valid: UInt64 { 1 << 0 }
+  @usableFromInline static var readable: UInt64 { 1 << 1 }
+  @usableFromInline static var writable: UInt64 { 1 << 2 }
+  @usableFromInline static var executable: UInt64 { 1 << 3 }
   static var user: UInt64 { 1 << 4 }
   static var global: UInt64 { 1 << 5 }
   static var accessed: UInt64 { 1 << 6 }
   static var dirty: UInt64 { 1 << 7 }
   /// PPN[53:10]: the physical page number (physical address bits [55:12]).
-  static var ppnField: UInt64 { ((1 << 44) - 1) << 10 }
+  @usableFromInline static var ppnField: UInt64 { ((1 << 44) - 1) << 10 }
   /// PBMT = 1: non-cacheable, idempotent, weakly ordered main memory.
   static var nonCacheable: UInt64 { 1 << 61 }
   /// PBMT = 2: non-cacheable, non-idempotent, strongly ordered I/O.
   static var io: UInt64 { 1 << 62 }
-  static var napot: UInt64 { 1 << 63 }
+  @usableFromInline static var napot: UInt64 { 1 << 63 }
   /// RSW, bits 8–9: reserved for supervisor software.
   static var softwareShift: UInt64 { 8 }
   /// The ``Protection/softwareBits`` an entry can hold (2: RSW).
@@ -125,25 +125,28 @@ public struct RISCVFormat: PageTableFormat {
   /// PPN[3:0] = 0b1000: the size encoding of a 64 KiB NAPOT run.
   static var napot64K: UInt64 { 0b1000 << 10 }
 
-  @inline(__always)
+  @inlinable @inline(__always)
   func isPageLevel(_ level: Int) -> Bool { level == mode.levels - 1 }
 
   /// Physical address bits [55:12] of an entry, as an address.
-  @inline(__always)
+  @inlinable @inline(__always)
   static func pageAddress(_ entry: UInt64) -> UInt64 { (entry & ppnField) << 2 }
   /// `physicalAddress` in the PPN field.
-  @inline(__always)
+  @inlinable @inline(__always)
   static func ppn(_ physicalAddress: UInt64) -> UInt64 { (physicalAddress >> 2) & ppnField }
 
+  @inlinable
   public func kind(of entry: UInt64, level: Int) -> EntryKind {
     guard entry & Self.valid != 0 else { return .empty }
     return entry & (Self.readable | Self.writable | Self.executable) != 0 ? .leaf : .table
   }
 
+  @inlinable
   public func tableEntry(pointingTo physicalAddress: UInt64, level: Int) -> UInt64 {
     Self.ppn(physicalAddress) | Self.valid
   }
 
+  @inlinable
   public func tableAddress(of entry: UInt64, level: Int) -> UInt64 { Self.pageAddress(entry) }
 
   public func leafTemplate(for protection: Protection, level: Int) throws(PageTableError)
@@ -172,17 +175,18 @@ public struct RISCVFormat: PageTableFormat {
     }
   }
 
-  @inline(__always)
+  @inlinable @inline(__always)
   public func leafEntry(template: UInt64, physicalAddress: UInt64, level: Int) -> UInt64 {
     template | Self.ppn(physicalAddress)
   }
 
+  @inlinable @inline(__always)
   public func outputAddress(of entry: UInt64, level: Int, virtualAddress: UInt64) -> UInt64 {
     // A NAPOT member's PPN[3:0] is the size encoding: the address comes from the
     // run's base and the virtual address's low 16 bits.
     let offsetBits =
       isPageLevel(level) && entry & Self.napot != 0 ? 16 : 12 + 9 * (mode.levels - 1 - level)
-    let offsetMask: UInt64 = (1 << UInt64(offsetBits)) - 1
+    let offsetMask: UInt64 = (1 &<< UInt64(truncatingIfNeeded: offsetBits)) &- 1
     return (Self.pageAddress(entry) & ~offsetMask) | (virtualAddress & offsetMask)
   }
 

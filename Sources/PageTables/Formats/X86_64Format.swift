@@ -52,7 +52,7 @@ public struct X86_64Format: PageTableFormat {
   public let geometry: Geometry
 
   /// The physical-address field of an entry: bits [MAXPHYADDR-1:12].
-  let addressMask: UInt64
+  @usableFromInline let addressMask: UInt64
 
   /// Makes an x86-64 format.
   ///
@@ -92,7 +92,7 @@ public struct X86_64Format: PageTableFormat {
   }
 
   // Entry bits.
-  static var present: UInt64 { 1 << 0 }
+  @usableFromInline static var present: UInt64 { 1 << 0 }
   static var writable: UInt64 { 1 << 1 }
   static var user: UInt64 { 1 << 2 }
   static var writeThrough: UInt64 { 1 << 3 }
@@ -100,7 +100,7 @@ public struct X86_64Format: PageTableFormat {
   static var accessed: UInt64 { 1 << 5 }
   static var dirty: UInt64 { 1 << 6 }
   /// PS in a PDPTE or PDE; PAT in a PTE.
-  static var pageSize: UInt64 { 1 << 7 }
+  @usableFromInline static var pageSize: UInt64 { 1 << 7 }
   static var global: UInt64 { 1 << 8 }
   /// PAT in a 1 GiB or 2 MiB page.
   static var largePAT: UInt64 { 1 << 12 }
@@ -120,13 +120,14 @@ public struct X86_64Format: PageTableFormat {
   }
 
   /// Whether `level` is the last one (PTEs, 4 KiB pages).
-  @inline(__always)
+  @inlinable @inline(__always)
   func isPageLevel(_ level: Int) -> Bool { level == levels - 1 }
 
   /// The PAT bit of a leaf at `level`.
   @inline(__always)
   func patBit(_ level: Int) -> UInt64 { isPageLevel(level) ? Self.pageSize : Self.largePAT }
 
+  @inlinable
   public func kind(of entry: UInt64, level: Int) -> EntryKind {
     guard entry & Self.present != 0 else { return .empty }
     if isPageLevel(level) || (level >= levels - 3 && entry & Self.pageSize != 0) { return .leaf }
@@ -137,6 +138,7 @@ public struct X86_64Format: PageTableFormat {
     (physicalAddress & addressMask) | Self.present | Self.writable | Self.user | Self.accessed
   }
 
+  @inlinable
   public func tableAddress(of entry: UInt64, level: Int) -> UInt64 { entry & addressMask }
 
   public func leafTemplate(for protection: Protection, level: Int) throws(PageTableError)
@@ -161,13 +163,15 @@ public struct X86_64Format: PageTableFormat {
     return entry
   }
 
-  @inline(__always)
+  @inlinable @inline(__always)
   public func leafEntry(template: UInt64, physicalAddress: UInt64, level: Int) -> UInt64 {
     template | (physicalAddress & addressMask)
   }
 
+  @inlinable @inline(__always)
   public func outputAddress(of entry: UInt64, level: Int, virtualAddress: UInt64) -> UInt64 {
-    let offsetMask: UInt64 = (1 << UInt64(12 + 9 * (levels - 1 - level))) - 1
+    let offsetMask: UInt64 =
+      (1 &<< UInt64(truncatingIfNeeded: 12 &+ 9 &* (levels &- 1 &- level))) &- 1
     return (entry & addressMask & ~offsetMask) | (virtualAddress & offsetMask)
   }
 

@@ -36,6 +36,10 @@ enum Scenario: String, CaseIterable, Sendable {
   case tableFaultsInLargeMap
   /// A block split by unmap with the N-th table allocation failing, for every N.
   case tableFaultsInSplitUnmap
+  /// An ``ExclusivePageTable`` and a shared ``PageTable`` given the same random
+  /// operations agree on every result, translation and table count, also across
+  /// conversions between the two forms.
+  case exclusiveAgreesWithShared
 
   func run<Format: PageTableFormat>(_ format: Format, protections: [Protection]) throws {
     switch self {
@@ -51,6 +55,7 @@ enum Scenario: String, CaseIterable, Sendable {
     case .mappingSchemes: try mappingSchemes(format, protections[0])
     case .tableFaultsInLargeMap: try tableFaultsInLargeMap(format, protections[0])
     case .tableFaultsInSplitUnmap: try tableFaultsInSplitUnmap(format, protections[0])
+    case .exclusiveAgreesWithShared: try exclusiveAgreesWithShared(format, protections)
     }
   }
 }
@@ -82,6 +87,15 @@ struct Layout {
 
   /// Whether a leaf of `size` at physical address `size` (and `2 * size`) fits.
   func fitsOutput(_ size: UInt64) -> Bool { size <= outputLimit / 4 }
+
+  /// A region for random operations, up to `count` "big" leaves wide (the smallest
+  /// block, or 16 pages without blocks) from a big-aligned address: its start, size
+  /// and the big leaf size; nil if it does not fit the window or the output.
+  func randomRegion(bigLeaves count: UInt64) -> (start: UInt64, size: UInt64, big: UInt64)? {
+    let big = leafSizes.reversed().first { $0 > granule } ?? granule * 16
+    guard fitsOutput(big * 8), let start = virtualAddress(aligned: big) else { return nil }
+    return (start, min(big * count, window.last - start + 1), big)
+  }
 }
 
 extension Scenario {
@@ -231,12 +245,7 @@ extension Scenario {
   func randomModel<Format: PageTableFormat>(_ format: Format, _ protections: [Protection]) throws {
     let layout = Layout(format.geometry)
     let g = layout.granule
-    // A region a few "big" leaves wide: the smallest block, or 16 pages without blocks.
-    let big = layout.leafSizes.reversed().first { $0 > g } ?? g * 16
-    guard layout.fitsOutput(big * 8), let regionStart = layout.virtualAddress(aligned: big) else {
-      return
-    }
-    let regionSize = min(big * 8, layout.window.last - regionStart + 1)
+    guard let (regionStart, regionSize, big) = layout.randomRegion(bigLeaves: 8) else { return }
     let pages = regionSize / g
     let outputPages = min(layout.outputLimit / 4, regionSize * 4) / g
     var model: [UInt64: (pa: UInt64, protection: Int)] = [:]
