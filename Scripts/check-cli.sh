@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The command line's basics, as README's "Exit codes" documents them: --version,
 # usage errors exit 2 (unknown subcommand, `help UNKNOWN`, a conformance filter
-# that matches nothing, which also lists the configurations).
+# that matches nothing, which also lists the configurations, an unreadable
+# input), and every subcommand's help with an example. Every exit code of every
+# subcommand: Tests/PageTableImagesTests/CommandLineTests.swift.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pgtable="$(swift build --show-bin-path)/pgtable"
@@ -28,4 +30,8 @@ expect 2 "Unexpected argument 'bogus'" bogus
 expect 2 "ARM64 s1 4K ias48 oas48 host-built" conformance --filter "no such machine"
 expect 1 "staleTranslation" replay Examples/Traces/unmap-without-invalidation.jsonl
 expect 2 "cannot read trace" replay /nonexistent.jsonl
+expect 2 "cannot read /nonexistent.img" dump /nonexistent.img
+for subcommand in demo conformance build dump translate diff bench replay; do
+  expect 0 "^  pgtable $subcommand" help "$subcommand"
+done
 exit "$failed"
