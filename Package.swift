@@ -49,7 +49,8 @@ let package = Package(
       dependencies: ["PhysicalPages", "PageTables", "PhysicalPageTables", "GPUVirtualMemory"],
       swiftSettings: strict),
     // The hardware side as a test instrument: walker, TLB, walk caches, checker.
-    .target(name: "MMUModel", dependencies: ["PageTables"], swiftSettings: strict),
+    .target(
+      name: "MMUModel", dependencies: ["PageTables", "PhysicalPages"], swiftSettings: strict),
     // Table images, memory dumps, mapping specs and pictures.
     .target(
       name: "PageTableImages",

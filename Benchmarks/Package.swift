@@ -27,14 +27,12 @@ let package = Package(
       "GPUVirtualMemoryBenchmarks",
       dependencies: ["GPUVirtualMemory", "PageTables", "PhysicalPages", "PhysicalPageTables"]),
     // Runs one operation N times for callgrind's instruction counts (see its header).
-    .executableTarget(
-      name: "InstructionCounts",
-      dependencies: [
-        .product(name: "PageTables", package: pageTablesPackage),
-        .product(name: "PhysicalPages", package: pageTablesPackage),
-        .product(name: "PhysicalPageTables", package: pageTablesPackage),
-      ],
-      path: "InstructionCounts"),
+    instructionCountTarget(
+      "InstructionCounts", dependencies: ["PageTables", "PhysicalPages", "PhysicalPageTables"]),
+    // The MMU model's operations N times, for callgrind (see its header).
+    instructionCountTarget(
+      "MMUModelInstructionCounts",
+      dependencies: ["MMUModel", "PageTables", "PhysicalPages", "PhysicalPageTables"]),
     benchmarkTarget(
       "MMUModelBenchmarks",
       dependencies: ["MMUModel", "PageTables", "PhysicalPages", "PhysicalPageTables"]),
@@ -51,4 +49,13 @@ func benchmarkTarget(_ name: String, dependencies: [String]) -> Target {
     path: "Benchmarks/\(name)",
     plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
   )
+}
+
+/// A plain executable at Benchmarks/<name> (run under callgrind by a script),
+/// depending on products of the PageTables package (by product name).
+func instructionCountTarget(_ name: String, dependencies: [String]) -> Target {
+  .executableTarget(
+    name: name,
+    dependencies: dependencies.map { .product(name: $0, package: pageTablesPackage) },
+    path: name)
 }

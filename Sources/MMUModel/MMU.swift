@@ -26,22 +26,32 @@ import Synchronization
 /// ```
 ///
 /// ## How the model sees entry writes
-/// The engine writes entries through raw table views, so nothing announces a write.
-/// The model keeps a copy of every table reachable from an attached root and
-/// compares memory with it at each of its own operations (an access that misses
+/// The engine writes entries through raw table views, so nothing announces its
+/// writes. The model keeps a copy of every table reachable from an attached root
+/// and compares memory with it at each of its own operations (an access that misses
 /// the TLB, an invalidation, a free, a table allocation, ``synchronize()``,
 /// ``checkQuiescent()``). Writes between two such points are judged as one change
 /// per entry; since every invalidation is such a point, that is exactly the
-/// granularity break-before-make needs. Limits: a TLB hit looks at memory only for
-/// its own leaf (so it stays cheap); a table the model first sees after several
-/// writes is taken as it is then (its earlier states were never visible to the
-/// model, as they may never have been to a walker); the tables must form a tree (a table linked
-/// from two places is tracked at the last one); and tables the engine writes on
-/// another thread while the model looks are seen mid-update, as hardware would.
+/// granularity break-before-make needs. A writer that knows which entry it wrote
+/// (a driver's own table code, a test) tells the model with
+/// ``entryWritten(table:index:)``, which judges that entry alone, at once. Limits: a
+/// TLB hit looks at memory only for its own leaf (so it stays cheap); a table the
+/// model first sees after several writes is taken as it is then (its earlier states
+/// were never visible to the model, as they may never have been to a walker); the
+/// tables must form a tree (a table linked from two places is tracked at the last
+/// one); and tables the engine writes on another thread while the model looks are
+/// seen mid-update, as hardware would.
 ///
 /// Table frees reach the model through ``observing(_:)`` (a `TableMemory` that
 /// forwards to yours and tells the model), data-page frees through
-/// ``pageFreed(physicalAddress:byteCount:)``.
+/// ``observeFrees(of:)`` (memory from `PhysicalPages`) or
+/// ``pageFreed(physicalAddress:byteCount:)`` (any other memory).
+///
+/// ## Threading
+/// Every method may be called from any thread; one lock orders them, so the model
+/// behaves as one translation unit that sees the calls one at a time. A TLB hit
+/// takes the lock too (it updates the replacement state and the event clock), so
+/// threads that translate at once wait for each other.
 public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
   /// The format the tables are in.
   public let format: Format
@@ -49,7 +59,7 @@ public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
   public let memory: Memory
   /// The TLB and checker settings.
   public let configuration: MMUConfiguration
-  let core: Mutex<MMUCore<Format, Memory>>
+  @usableFromInline let core: Mutex<MMUCore<Format, Memory>>
 
   /// A model reading `format` tables from `memory`.
   /// - Throws: ``MMUConfigurationError/invalidShape(_:)`` for a TLB shape it cannot build.
@@ -99,7 +109,7 @@ public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
     try translate(virtualAddress, kind, privilege, space.index)
   }
 
-  @usableFromInline
+  @inlinable
   func translate(_ address: UInt64, _ kind: AccessKind, _ privilege: Privilege, _ space: Int)
     throws(MMUFault) -> MMUTranslation
   {
@@ -137,6 +147,27 @@ public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
   /// translation could still walk the page.
   public func tableAllocated(physicalAddress: UInt64, byteCount: UInt64) {
     core.withLock { $0.tableAllocated(physicalAddress, byteCount: byteCount) }
+  }
+
+  /// Tells the model that the entry at `index` of the table at `table` was just
+  /// written (by the driver's own code, or a test, rather than the engine): the
+  /// model judges that one entry now, comparing it with its copy (the old value)
+  /// and the TLB, walk caches and break-before-make rule, without looking at the
+  /// rest of memory. A table the model does not know yet (not linked from an
+  /// attached space, or linked since the model last looked at memory) is read in
+  /// whole when the model sees it linked, so a write to it needs no call and is not
+  /// judged.
+  ///
+  /// ```swift
+  /// memory.withTable(at: leafTable, byteCount: 4096) { $0.store(index, newLeaf) }
+  /// try mmu.entryWritten(table: leafTable, index: index)
+  /// ```
+  /// - Throws: ``MMUUsageError/entryIndexOutOfRange(table:index:entries:)`` for an
+  ///   index outside a table the model knows.
+  public func entryWritten(table: UInt64, index: Int) throws(MMUUsageError) {
+    try core.withLock { (core) throws(MMUUsageError) in
+      try core.entryWritten(table, index: index)
+    }
   }
 
   /// Looks at table memory now, judging every entry written since the last look.

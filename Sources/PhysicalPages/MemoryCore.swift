@@ -36,6 +36,8 @@ import Synchronization
   let vmalloc: Mutex<VmallocArea>
   /// Decides which allocations fail on purpose (``PhysicalMemory/injectFaults(_:)``).
   let faults = FaultInjector()
+  /// Who is told of frees (``PhysicalMemory/setFreeObserver(_:)``).
+  let freeObserver = FreeObserverSlot()
 
   private static let nextID = Atomic<UInt64>(1)
   /// The machines alive right now, by id, held without a reference (a core removes
@@ -316,6 +318,7 @@ import Synchronization
     let flags = flags(index)
     guard flags.state == .allocated else { doubleFree(index) }
     let order = flags.order
+    freeObserver.notify(physicalAddress(index), byteCount: pageSize << order)
     if poison {
       // SAFETY: the last reference is gone; nobody may access the block any more.
       unsafe memset(directMapAddress(index), Int32(BuddyAllocator.poisonByte), pageSize << order)

@@ -1,9 +1,12 @@
 import MMUModel
 import PageTables
+import PhysicalPageTables
+import PhysicalPages
 import Testing
 
 /// The ```swift examples of the doc comments of `Sources/MMUModel` (those of ``MMU``
-/// itself run in `DocumentationExampleTests`), line for line, with the setup each
+/// itself run in `DocumentationExampleTests`, that of `TraceReplay` in
+/// `TraceReplayTests.theDocCommentExampleReportsTheStaleTranslation`), line for line, with the setup each
 /// presupposes and its comments turned into expectations.
 @Suite struct DocCommentExampleTests {
   /// An image, a model and an ARM64 table on the image, observed by the model.
@@ -22,9 +25,7 @@ import Testing
 
     /// Unmaps through a gather whose commands reach the model, and detaches `space`.
     func tearDown(_ space: AddressSpace, _ virtualAddress: UInt64, _ size: UInt64) throws {
-      var gather = TLBGather(invalidator: mmu.invalidator(for: space))
-      try table.unmap(virtualAddress: virtualAddress, size: size, gather: &gather)
-      table.flush(&gather)
+      try unmapAndFlush(table, mmu, space, virtualAddress, size)
       mmu.detach(space)
     }
   }
@@ -52,19 +53,15 @@ import Testing
 
   @Test func mmuReportWithACorrectDriver() throws {
     // Sources/MMUModel/Checker/MMUReport.swift, MMUReport (first example)
-    let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
-    let format = try ARM64Format(granule: .k4, inputBits: 48)
-    let mmu = try MMU(format: format, memory: image)
+    let setup = try Setup()  // let mmu = try MMU(format: format, memory: image)
+    let (mmu, table) = (setup.mmu, setup.table)
     // … the driver under test maps, unmaps, invalidates, frees …
-    let table = try PageTable(format: format, memory: mmu.observing(image))
     let space = mmu.attach(table, asid: 1)
     try table.map(
       virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x1000,
       protection: .readWrite)
     _ = try mmu.access(0x20_0010, .write, in: space)
-    var gather = TLBGather(invalidator: mmu.invalidator(for: space))
-    try table.unmap(virtualAddress: 0x20_0000, size: 0x1000, gather: &gather)
-    table.flush(&gather)
+    try unmapAndFlush(table, mmu, space, 0x20_0000, 0x1000)
     mmu.pageFreed(physicalAddress: 0x8020_0000, byteCount: 0x1000)
     #expect(mmu.reports.isEmpty)  // a correct driver
     mmu.detach(space)
@@ -90,20 +87,6 @@ import Testing
     try rig.tearDown([(0x20_0000, 0x1000)])
   }
 
-  @Test func traceReplay() throws {
-    // Sources/MMUModel/Replay/TraceReplay.swift, TraceReplay
-    let summary = try TraceReplay.run(lines: [
-      #"{"format": "arm64-4k", "asid": 1}"#,
-      #"{"op": "map", "va": "0x200000", "pa": "0x80200000", "size": "0x1000", "prot": "rw"}"#,
-      #"{"op": "access", "va": "0x200010", "kind": "write"}"#,
-      #"{"op": "unmap", "va": "0x200000", "size": "0x1000", "invalidate": false}"#,
-      #"{"op": "access", "va": "0x200010"}"#,
-    ]) { print($0) }
-    let rules = summary.reports.map(\.rule)  // [.tableFreedWhileReachable, …, .staleTranslation]
-    #expect(rules.first == .tableFreedWhileReachable)
-    #expect(rules.last == .staleTranslation)
-  }
-
   @Test func tlbInvalidation() throws {
     // Sources/MMUModel/Hardware/TLBInvalidation.swift, TLBInvalidation
     let setup = try Setup()
@@ -122,10 +105,7 @@ import Testing
 
     #expect(try mmu.access(0x30_0000, in: space).servedByTLB == false)
     #expect(mmu.reports.isEmpty)
-    var gather = TLBGather(invalidator: mmu.invalidator(for: space))
-    try table.unmap(virtualAddress: 0x20_0000, size: 0x20_0000, gather: &gather)
-    table.flush(&gather)
-    mmu.detach(space)
+    try setup.tearDown(space, 0x20_0000, 0x20_0000)
   }
 
   @Test func mmuTranslation() throws {
@@ -211,11 +191,69 @@ import Testing
       virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x1000,
       protection: .readWrite)
     _ = try mmu.access(0x20_0010, in: space)
-    var gather = TLBGather(invalidator: mmu.invalidator(for: space))
-    try table.unmap(virtualAddress: 0x20_0000, size: 0x1000, gather: &gather)
-    table.flush(&gather)
+    try unmapAndFlush(table, mmu, space, 0x20_0000, 0x1000)
     mmu.checkQuiescent()
     #expect(mmu.reports.isEmpty)
     mmu.detach(space)
   }
+
+  @Test func entryWritten() throws {
+    // Sources/MMUModel/MMU.swift, MMU.entryWritten(table:index:)
+    let rig = try Rig(try ARM64Format(granule: .k4, inputBits: 48))
+    let (mmu, memory) = (rig.mmu, rig.image)
+    try rig.table.map(
+      virtualAddress: 0x20_0000, physicalAddress: dataBase, size: 0x2000, protection: .readWrite)
+    _ = try mmu.access(0x20_0000, in: rig.space)  // the model reads the new tables in
+    let slot = try leafSlot(rig, virtualAddress: 0x20_0000)
+    let (leafTable, index, newLeaf) = (slot.table, slot.index, UInt64(0))  // clears the leaf
+
+    memory.withTable(at: leafTable, byteCount: 4096) { $0.store(index, newLeaf) }
+    try mmu.entryWritten(table: leafTable, index: index)
+
+    // Judged at once: the removal waits for an invalidation, as quiescence shows.
+    mmu.checkQuiescent()
+    #expect(mmu.reports.map(\.rule) == [.staleTranslation])
+    mmu.invalidate(.all)
+    try rig.tearDown([(0x20_1000, 0x1000)])
+  }
+
+  @Test func mmuUsageError() throws {
+    // Sources/MMUModel/MMUUsageError.swift, MMUUsageError
+    let rig = try Rig(try ARM64Format(granule: .k4, inputBits: 48))
+    let mmu = rig.mmu
+    try rig.table.map(
+      virtualAddress: 0x20_0000, physicalAddress: dataBase, size: 0x1000, protection: .readWrite)
+    mmu.synchronize()  // the model reads the new tables in
+    let leafTable = try leafSlot(rig, virtualAddress: 0x20_0000).table
+
+    var text = ""
+    do { try mmu.entryWritten(table: leafTable, index: 512) }  // a 512-entry table
+    catch { text = "\(error)" }
+    #expect(text == "entry 512 of table \(hex(leafTable)) does not exist (512 entries)")
+    try rig.tearDown([(0x20_0000, 0x1000)])
+  }
+
+  @Test func observeFrees() throws {
+    // Sources/MMUModel/MMU+PhysicalPages.swift, MMU.observeFrees(of:)
+    let format = try ARM64Format(granule: .k4, inputBits: 48)
+    let ram = try PhysicalMemory()
+    let mmu = try MMU(format: format, memory: PhysicalPageTableMemory(ram))
+    mmu.observeFrees(of: ram)
+    // … a page still mapped is freed through PhysicalPages …
+    let table = try PageTable(format: format, memory: mmu.observing(mmu.memory))
+    let space = mmu.attach(table, asid: 1)
+    let address = try ram.allocatePage().intoPhysicalAddress()
+    try table.map(
+      virtualAddress: 0x20_0000, physicalAddress: address.rawValue, size: 0x1000,
+      protection: .readWrite)
+    let page = try unsafe Page(fromPhysicalAddress: address, in: ram)
+    _ = consume page
+    #expect(mmu.reports.first?.rule == .mappedPageFreed)
+    mmu.stopObservingFrees(of: ram)
+    try unmapAndFlush(table, mmu, space, 0x20_0000, 0x1000)
+    mmu.detach(space)
+  }
 }
+
+/// `0x` and lowercase hexadecimal digits (as reports print addresses).
+func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

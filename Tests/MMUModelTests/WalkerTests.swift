@@ -100,25 +100,3 @@ import Testing
     try rig.tearDown([(0x1000, 0x1000)])
   }
 }
-
-/// Overwrites the leaf the engine reads for `virtualAddress` (level-3 ARM64 4K walk
-/// through the image), as corrupt memory or a debugger would.
-func overwriteLeaf<Format: PageTableFormat>(
-  _ rig: Rig<Format>, virtualAddress: UInt64, with entry: UInt64
-) throws {
-  let format = rig.table.format
-  var table = rig.table.rootAddress()
-  for level in 0..<rig.table.depth {
-    let shape = rig.table.level(level)
-    let index = Int((virtualAddress >> UInt64(shape.shift)) & UInt64(shape.entryCount - 1))
-    let address = table + UInt64(index) * 8
-    let current = try #require(rig.image.readWord(at: address))
-    switch format.kind(of: current, level: level) {
-    case .empty: Issue.record("nothing maps \(virtualAddress)")
-    case .table: table = format.tableAddress(of: current, level: level)
-    case .leaf:
-      rig.image.withTable(at: table, byteCount: shape.tableBytes) { $0.store(index, entry) }
-      return
-    }
-  }
-}

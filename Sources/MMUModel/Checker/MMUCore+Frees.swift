@@ -5,7 +5,13 @@ extension MMUCore {
   /// reach (live, in a walk cache, or unlinked without an invalidation) and no page
   /// a leaf or a TLB entry maps may be in it.
   mutating func pageFreed(_ address: UInt64, byteCount: UInt64) {
+    // The same free told twice in a row (by `ObservedTableMemory`, then by the page
+    // allocator's free observer under it) is judged once.
+    if lastFree.event == event && lastFree.address == address && lastFree.byteCount == byteCount {
+      return
+    }
     event &+= 1
+    lastFree = (event, address, byteCount)
     let freed = MMUReport.Operation.pageFreed(physicalAddress: address, byteCount: byteCount)
     operation = freed
     synchronize()
@@ -58,11 +64,8 @@ extension MMUCore {
   /// Reports tables inside `[first, last]` the hardware can still reach.
   mutating func checkTablesFreed(_ first: UInt64, _ last: UInt64, _ freed: MMUReport.Operation) {
     var tables = shadows.keys.filter { $0 >= first && $0 <= last }
-    for level in walkCache.entries.indices {
-      for entry in walkCache.entries[level]
-      where entry.valid && entry.table >= first && entry.table <= last {
-        tables.append(entry.table)
-      }
+    for entry in walkCache.validEntries where entry.table >= first && entry.table <= last {
+      tables.append(entry.table)
     }
     for table in Set(tables).sorted() {
       guard let reason = reachability(of: table) else { continue }
@@ -121,7 +124,7 @@ extension MMUCore {
           detail: "the leaf was removed at event \(change.changedAt) but no invalidation "
             + "covered it, so a TLB may still map the page"))
     }
-    for entry in tlb.entries where entry.valid {
+    for entry in tlb.validEntries {
       guard entry.output <= last && entry.output &+ (entry.last &- entry.first) >= first,
         reported.insert(entry.first).inserted
       else { continue }

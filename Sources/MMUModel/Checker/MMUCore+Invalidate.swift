@@ -25,6 +25,7 @@ extension MMUCore {
       if covered && change.oldIsTable {
         forgotten.append(format.tableAddress(of: change.old, level: change.level))
       }
+      if covered, let shadow = shadows[key.table] { shadow.pendingCount -= 1 }
       return !covered
     }
     for table in forgotten { forget(table) }

@@ -23,7 +23,7 @@ extension MMUCore {
       var entries: [UInt64] = []
       swap(&entries, &shadow.entries)
       let count = entries.count
-      memory.withTable(at: address, byteCount: levels[shadow.level].tableBytes) { view in
+      memory.withTable(at: address, byteCount: tableBytes[shadow.level]) { view in
         for i in 0..<count {
           let entry = view.load(i)
           if entry != entries[i] {
@@ -34,22 +34,28 @@ extension MMUCore {
       }
       swap(&entries, &shadow.entries)
     }
-    for change in changes { judge(change) }
+    for change in changes {
+      guard let shadow = shadows[change.table] else { continue }
+      judge(change, in: shadow)
+    }
   }
 
-  /// Judges one changed entry.
-  mutating func judge(_ change: EntryChange) {
-    guard let shadow = shadows[change.table] else { return }
+  /// Judges one changed entry of the table `shadow` copies (whose copy already
+  /// holds the new value): the tree's shape, break-before-make, and the pending
+  /// change a TLB or walk cache may still hold the old value for.
+  mutating func judge(_ change: EntryChange, in shadow: ShadowTable) {
     let level = shadow.level
     let oldKind = format.kind(of: change.old, level: level)
     let newKind = format.kind(of: change.new, level: level)
     let slotAddress = shadow.base &+ (UInt64(change.index) << UInt64(shifts[level]))
     // The tree's shape: unlink the old child table, read in the new one.
-    var smallestLeaf = levels[level].leafSize
+    var smallestLeaf: UInt64 = 0
     let oldChild = oldKind == .table ? format.tableAddress(of: change.old, level: level) : nil
     let newChild = newKind == .table ? format.tableAddress(of: change.new, level: level) : nil
     if let oldChild, oldChild != newChild {
       smallestLeaf = detach(oldChild)
+    } else if oldKind != .empty {
+      smallestLeaf = levels[level].leafSize
     }
     if let newChild, newChild != oldChild, level + 1 < depth, newChild < outputLimit {
       adopt(
@@ -66,10 +72,11 @@ extension MMUCore {
           detail: "a live valid entry was replaced directly (\(why))")
       }
       if sameTranslation(change.old, change.new, level, slot: slotAddress) { return }
-      if pending[key] != nil {
+      if shadow.pendingCount > 0 && pending[key] != nil {
         pending[key]!.current = change.new
         return
       }
+      shadow.pendingCount += 1
       let first = externalAddress(slotAddress)
       var last = first &+ (levels[level].leafSize &- 1)
       var global = false
@@ -92,7 +99,7 @@ extension MMUCore {
         space: shadow.space, table: change.table, index: change.index, level: level,
         first: first, last: last, old: change.old, current: change.new, changedAt: event,
         oldGlobal: global, oldIsTable: oldKind == .table, smallestLeaf: smallestLeaf)
-    } else if let waiting = pending[key] {
+    } else if shadow.pendingCount > 0, let waiting = pending[key] {
       if newKind != .empty,
         let why = breakBeforeMakeReason(waiting.old, change.new, level, slot: slotAddress)
       {
@@ -103,6 +110,7 @@ extension MMUCore {
       }
       if change.new == waiting.old {
         pending[key] = nil
+        shadow.pendingCount -= 1
       } else {
         pending[key]!.current = change.new
       }
@@ -133,7 +141,7 @@ extension MMUCore {
     _ address: UInt64, level: Int, space: Int, base: UInt64, parent: (UInt64, Int)
   ) {
     let count = levels[level].entryCount
-    let entries = memory.withTable(at: address, byteCount: levels[level].tableBytes) { view in
+    let entries = memory.withTable(at: address, byteCount: tableBytes[level]) { view in
       (0..<count).map { view.load($0) }
     }
     if shadows[address] != nil {

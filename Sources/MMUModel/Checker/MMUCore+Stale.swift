@@ -8,7 +8,7 @@ extension MMUCore {
   ) {
     operation = .access(kind, privilege)
     synchronize()
-    let cached = tlb.entries[slot]
+    let cached = tlb[slot]
     let member = index(address & indexMask, level: cached.level)
     let current = read(cached.table, level: cached.level, index: member)
     let change = pendingChange(covering: address, space: space)

@@ -16,6 +16,9 @@ final class ShadowTable {
   let base: UInt64
   /// The entries as last seen.
   var entries: [UInt64]
+  /// How many of the model's pending changes are entries of this table (so a write
+  /// to a table with none skips looking for one).
+  var pendingCount = 0
   /// Reachable from a root; false once unlinked (kept until an invalidation covers
   /// the unlink, because walk caches and TLBs may still use it).
   var live = true

@@ -1,35 +1,98 @@
 import PageTables
 
 extension MMUCore {
-  /// Translates an access: the TLB first, then a walk that fills it; checks
-  /// permissions on the translation found, stale or not (as the hardware would).
-  @inline(__always)
+  /// Translates an access: the micro-TLB of its kind first, then the TLB, then a
+  /// walk that fills both; checks permissions on the translation found, stale or
+  /// not (as the hardware would).
+  @inlinable @inline(__always)
   mutating func access(
     _ address: UInt64, _ kind: AccessKind, _ privilege: Privilege, space: Int
   ) throws(MMUFault) -> MMUTranslation {
     event &+= 1
+    let tag = address >> UInt64(tlb.micro.pageShift)
+    let line = tlb.micro.position(tag, kind)
+    // A micro-TLB hit: the page, the space and the right match, and (when checking)
+    // the leaf in memory is still the one the line was checked against.
+    if tlb.micro.lines[line].tag == tag && tlb.micro.lines[line].space == space
+      && (privilege == .user
+        ? tlb.micro.lines[line].allowsUser : tlb.micro.lines[line].allowsPrivileged)
+      && (!checking || microLineMatchesMemory(line))
+    {
+      let slot = tlb.micro.lines[line].slot
+      tlb.cache.touch(slot)
+      let pageMask: UInt64 = (1 << UInt64(tlb.micro.pageShift)) &- 1
+      return MMUTranslation(
+        physicalAddress: tlb.micro.lines[line].physical | (address & pageMask),
+        size: 1 << UInt64(tlb.cache.lines[slot].shift), level: tlb.cache.lines[slot].level,
+        protection: tlb.cache.lines[slot].protection, servedByTLB: true)
+    }
+    return try tlbAccess(address, kind, privilege, space: space, line: line)
+  }
+
+  /// Whether the leaf micro-TLB line `line` was checked against still holds what it
+  /// held then (one entry read).
+  @inlinable @inline(__always)
+  func microLineMatchesMemory(_ line: Int) -> Bool {
+    let table = tlb.micro.lines[line].table
+    let index = tlb.micro.lines[line].index
+    let bytes = tlb.micro.lines[line].tableBytes
+    return memory.withTable(at: table, byteCount: bytes) { $0.loadAcquiring(index) }
+      == tlb.micro.lines[line].expected
+  }
+
+  /// The TLB path: a hit is checked against memory (when checking) and copied into
+  /// the micro-TLB line `line`; a miss walks.
+  @usableFromInline @inline(never)
+  mutating func tlbAccess(
+    _ address: UInt64, _ kind: AccessKind, _ privilege: Privilege, space: Int, line: Int
+  ) throws(MMUFault) -> MMUTranslation {
     let asid = spaces[space].tag.asid
     let vmid = spaces[space].tag.vmid
-    if let slot = tlb.lookup(address, asid: asid, vmid: vmid) {
-      if checking && !hitMatchesMemory(slot, address) {
-        reportStaleHit(slot, address: address, space: space, kind, privilege)
-      }
-      let protection = tlb.entries[slot].protection
-      let level = tlb.entries[slot].level
-      guard Self.permits(protection, kind, privilege) else {
-        throw MMUFault(kind: .permission, level: level, virtualAddress: address, access: kind)
-      }
-      let shift = UInt64(tlb.entries[slot].shift)
-      return MMUTranslation(
-        physicalAddress: tlb.entries[slot].output &+ (address & ((1 << shift) &- 1)),
-        size: 1 << shift, level: level, protection: protection, servedByTLB: true)
+    guard let slot = tlb.lookup(address, asid: asid, vmid: vmid) else {
+      return try miss(address, kind, privilege, space: space, line: line)
     }
-    return try miss(address, kind, privilege, space: space)
+    let cached = tlb[slot]
+    let member = index(address & indexMask, level: cached.level)
+    let current = checking ? read(cached.table, level: cached.level, index: member) : 0
+    var fresh = true
+    if checking && !hitMatchesMemory(cached, address, member: member, current: current) {
+      fresh = false
+      reportStaleHit(slot, address: address, space: space, kind, privilege)
+    }
+    guard Self.permits(cached.protection, kind, privilege) else {
+      throw MMUFault(kind: .permission, level: cached.level, virtualAddress: address, access: kind)
+    }
+    let physical = cached.output &+ (address &- cached.first)
+    // A stale translation stays out of the micro-TLB: every use of it is checked.
+    if fresh { fillMicro(line, address, kind, space: space, slot: slot, member, current) }
+    return MMUTranslation(
+      physicalAddress: physical, size: 1 << UInt64(cached.shift), level: cached.level,
+      protection: cached.protection, servedByTLB: true)
+  }
+
+  /// Copies the translation in TLB slot `slot` of `address` into micro-TLB line
+  /// `line`, with the leaf `current` read at index `member` of its table.
+  @inline(__always)
+  mutating func fillMicro(
+    _ line: Int, _ address: UInt64, _ kind: AccessKind, space: Int, slot: Int, _ member: Int,
+    _ current: UInt64
+  ) {
+    let cached = tlb[slot]
+    let pageShift = UInt64(tlb.micro.pageShift)
+    let page = (address >> pageShift) << pageShift
+    tlb.micro.lines[line] = MicroTLB.Line(
+      tag: address >> pageShift, space: space, slot: slot,
+      physical: cached.output &+ (page &- cached.first),
+      allowsPrivileged: Self.permits(cached.protection, kind, .privileged),
+      allowsUser: Self.permits(cached.protection, kind, .user), table: cached.table,
+      tableBytes: tableBytes[cached.level], index: member, expected: current)
   }
 
   /// The TLB-miss path: look at memory (checker), then walk and fill.
   @inline(never)
-  mutating func miss(_ address: UInt64, _ kind: AccessKind, _ privilege: Privilege, space: Int)
+  mutating func miss(
+    _ address: UInt64, _ kind: AccessKind, _ privilege: Privilege, space: Int, line: Int
+  )
     throws(MMUFault) -> MMUTranslation
   {
     operation = .access(kind, privilege)
@@ -43,10 +106,11 @@ extension MMUCore {
     }
     let result = try walk(address, space: space, access: kind)
     let entry = result.entry
-    tlb.fill(entry)
+    let slot = tlb.fill(entry)
     guard Self.permits(entry.protection, kind, privilege) else {
       throw MMUFault(kind: .permission, level: entry.level, virtualAddress: address, access: kind)
     }
+    fillMicro(line, address, kind, space: space, slot: slot, entry.index, entry.entry)
     return MMUTranslation(
       physicalAddress: result.physicalAddress, size: 1 << UInt64(entry.shift), level: entry.level,
       protection: entry.protection, servedByTLB: false)
@@ -71,21 +135,18 @@ extension MMUCore {
     return true
   }
 
-  /// Whether the TLB entry in `slot` still matches the leaf in memory for `address`
-  /// (the member of a run that `address` falls in).
+  /// Whether the TLB entry `cached` still matches the leaf `current` memory holds
+  /// for `address` (at index `member`, the member of a run that `address` falls in).
   @inline(__always)
-  func hitMatchesMemory(_ slot: Int, _ address: UInt64) -> Bool {
-    let level = tlb.entries[slot].level
-    let walked = tlb.entries[slot].index
-    let member = index(address & indexMask, level: level)
-    let current = read(tlb.entries[slot].table, level: level, index: member)
+  func hitMatchesMemory(
+    _ cached: TLBEntry, _ address: UInt64, member: Int, current: UInt64
+  ) -> Bool {
     // The member the walk read, or another whose raw entry is what the run's
     // spacing predicts: equal, so unchanged. Anything else is decoded and compared.
     let predicted =
-      tlb.entries[slot].entry &+ UInt64(bitPattern: Int64(member &- walked))
-      &* tlb.entries[slot].memberDelta
+      cached.entry &+ UInt64(bitPattern: Int64(member &- cached.index)) &* cached.memberDelta
     if current == predicted { return true }
-    return translationMatches(tlb.entries[slot], current, address)
+    return translationMatches(cached, current, address)
   }
 
   /// Whether `current` (the leaf for `address`) translates `address` as `cached` does.

@@ -29,7 +29,7 @@ extension MMUCore {
     if let hit = walkCache.deepest(
       address, asid: tag.asid, vmid: tag.vmid, shifts: shifts, depth: depth)
     {
-      let cached = walkCache.entries[hit.level][hit.slot]
+      let cached = walkCache[hit.level, hit.slot]
       if checking { checkWalkCacheHit(cached, address: address, space: space, access: access) }
       table = cached.table
       level = hit.level

@@ -9,14 +9,17 @@ struct SpaceState {
 
 /// The model's state: the hardware (TLB, walk caches, walker) and the checker
 /// (shadow tables, pending changes, reports). ``MMU`` guards it with a mutex.
+@usableFromInline
 struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
   let format: Format
-  let memory: Memory
+  @usableFromInline let memory: Memory
   let configuration: MMUConfiguration
-  let checking: Bool
+  @usableFromInline let checking: Bool
   /// The rule the break-before-make check enforces (see ``MMUConfiguration/liveEntryRule``).
   let liveEntryRule: LiveEntryRule
   let levels: [LevelGeometry]
+  /// `tableBytes[level]`: the size of a table of the level (read on every checked hit).
+  @usableFromInline let tableBytes: [Int]
   /// `shifts[level]`: the lowest virtual-address bit of the level's index.
   let shifts: [Int]
   let depth: Int
@@ -26,14 +29,23 @@ struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
   let outputLimit: UInt64
 
   var spaces: [SpaceState] = []
-  var tlb: TLB
+  @usableFromInline var tlb: TLB
   var walkCache: WalkCache
   /// The model's event counter: one per access, invalidation, free or check.
-  var event: UInt64 = 0
+  @usableFromInline var event: UInt64 = 0
   var reports: [MMUReport] = []
+  /// The last free judged: its event, address and size (see `pageFreed`).
+  var lastFree: (event: UInt64, address: UInt64, byteCount: UInt64) = (0, 0, 0)
 
   // Checker state.
-  var shadows: [UInt64: ShadowTable] = [:]
+  var shadows: [UInt64: ShadowTable] = [:] {
+    didSet { shadowsGeneration &+= 1 }
+  }
+  /// Counts changes to `shadows`, so `lastShadow` knows when it may be out of date.
+  var shadowsGeneration: UInt64 = 0
+  /// The table ``shadow(at:)`` found last: a told write to the same table as the one
+  /// before skips the lookup.
+  var lastShadow: (address: UInt64, generation: UInt64, shadow: ShadowTable?) = (0, ~0, nil)
   var liveTables: Set<UInt64> = []
   var pending: [SlotKey: PendingChange] = [:]
   /// The operation that made the model look at memory (named in break-before-make reports).
@@ -52,6 +64,7 @@ struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
     let geometry = format.geometry
     levels = geometry.levels
     shifts = geometry.levels.map(\.shift)
+    tableBytes = geometry.levels.map(\.tableBytes)
     depth = geometry.levels.count
     let indexBits = geometry.rootCoverageBits + geometry.rootSelectBits
     indexMask = indexBits >= 64 ? ~0 : (1 << UInt64(indexBits)) - 1
@@ -82,9 +95,9 @@ struct MMUCore<Format: PageTableFormat, Memory: TableMemory> {
 
   /// The entry at `index` of the table of `level` at `table`, read as the hardware
   /// reads it (one atomic load).
-  @inline(__always)
+  @inlinable @inline(__always)
   func read(_ table: UInt64, level: Int, index: Int) -> UInt64 {
-    memory.withTable(at: table, byteCount: levels[level].tableBytes) { $0.loadAcquiring(index) }
+    memory.withTable(at: table, byteCount: tableBytes[level]) { $0.loadAcquiring(index) }
   }
 
   /// The index of `indexAddress` in a table of `level`.

@@ -38,6 +38,17 @@ public struct MMUTranslation: Hashable, Sendable {
   public var protection: Protection
   /// Whether the TLB served it (no walk).
   public var servedByTLB: Bool
+
+  @usableFromInline
+  init(
+    physicalAddress: UInt64, size: UInt64, level: Int, protection: Protection, servedByTLB: Bool
+  ) {
+    self.physicalAddress = physicalAddress
+    self.size = size
+    self.level = level
+    self.protection = protection
+    self.servedByTLB = servedByTLB
+  }
 }
 
 /// A fault, as the hardware reports it: the kind and the level of the walk that

@@ -1,21 +1,22 @@
 import PageTables
 
 /// One cached translation: a page, a block, or a whole contiguous run.
-struct TLBEntry {
+@usableFromInline
+struct TLBEntry: CacheLine {
   /// Virtual page number: the external virtual address >> `shift`.
   var page: UInt64 = 0
   /// log2 of the bytes the entry covers.
-  var shift: Int = 0
-  var valid = false
+  @usableFromInline var shift: Int = 0
+  @usableFromInline var valid = false
   var global = false
   var asid: UInt16 = 0
   var vmid: UInt16 = 0
   /// The address space whose walk filled it (for reports).
-  var space: Int = 0
-  var level: Int = 0
+  @usableFromInline var space: Int = 0
+  @usableFromInline var level: Int = 0
   /// The physical address of the entry's first byte.
   var output: UInt64 = 0
-  var protection = Protection()
+  @usableFromInline var protection = Protection()
   /// The raw leaf the walk read, and where: the table's physical address and index.
   var entry: UInt64 = 0
   var table: UInt64 = 0
@@ -27,52 +28,63 @@ struct TLBEntry {
   /// The model's event number when the entry was filled.
   var cachedAt: UInt64 = 0
   /// Replacement stamp: last use (LRU) or fill (FIFO).
-  var stamp: UInt64 = 0
+  @usableFromInline var stamp: UInt64 = 0
 
   /// The first virtual address the entry covers.
   var first: UInt64 { page << UInt64(shift) }
   /// The last virtual address the entry covers.
   var last: UInt64 { first &+ ((1 << UInt64(shift)) &- 1) }
+
+  @usableFromInline
+  func hasSameTag(as other: TLBEntry) -> Bool {
+    page == other.page && shift == other.shift && vmid == other.vmid && asid == other.asid
+      && global == other.global
+  }
 }
 
 /// A set-associative TLB holding entries of every size the format produces.
 ///
-/// A lookup probes one set per entry size (smallest first), as cores with a
-/// unified multi-size TLB do; a fill replaces a way of the entry's set.
+/// A lookup probes one set per entry size that may be cached (smallest first), as
+/// cores with a unified multi-size TLB do; a fill replaces a way of the entry's set.
+@usableFromInline
 struct TLB {
-  var entries: [TLBEntry]
-  let setMask: UInt64
-  let ways: Int
-  let replacement: MMUConfiguration.Replacement
+  @usableFromInline var cache: SetAssociativeCache<TLBEntry>
   /// Every entry size (as a shift) the format can produce, ascending.
   let shifts: [Int]
-  var clock: UInt64 = 0
-  var random: UInt64
+  /// Bit `i` set: an entry of `shifts[i]` may be cached (set by a fill, recomputed
+  /// by an invalidation), so a lookup skips sizes nothing holds.
+  var sizesCached: UInt64 = 0
+  /// The micro-TLBs in front (kept consistent with the entries here).
+  @usableFromInline var micro: MicroTLB
 
   init(configuration: MMUConfiguration, shifts: [Int]) {
-    entries = Array(repeating: TLBEntry(), count: configuration.tlbEntries)
-    ways = configuration.tlbWays
-    setMask = UInt64(configuration.tlbEntries / configuration.tlbWays - 1)
-    replacement = configuration.replacement
+    precondition(
+      !shifts.isEmpty && shifts.count <= 64, "TLB: between 1 and 64 entry sizes")
+    micro = MicroTLB(pageShift: shifts[0])
+    cache = SetAssociativeCache(
+      sets: configuration.tlbEntries / configuration.tlbWays, ways: configuration.tlbWays,
+      replacement: configuration.replacement, empty: TLBEntry())
     self.shifts = shifts
-    if case .random(let seed) = configuration.replacement {
-      random = seed | 1
-    } else {
-      random = 1
-    }
   }
+
+  /// The entry in `slot`.
+  @inline(__always)
+  subscript(slot: Int) -> TLBEntry { cache.lines[slot] }
+
+  /// Every valid entry.
+  var validEntries: [TLBEntry] { cache.lines.filter(\.valid) }
 
   /// The slot holding a translation of `address` for (`asid`, `vmid`), marking it used.
   @inline(__always)
   mutating func lookup(_ address: UInt64, asid: UInt16, vmid: UInt16) -> Int? {
-    for shift in shifts {
+    var sizes = sizesCached
+    while sizes != 0 {
+      let shift = shifts[sizes.trailingZeroBitCount]
+      sizes &= sizes &- 1
       let page = address >> UInt64(shift)
-      let base = Int(truncatingIfNeeded: page & setMask) &* ways
-      for slot in base..<(base &+ ways) where matches(slot, page, shift, asid, vmid) {
-        if case .leastRecentlyUsed = replacement {
-          clock &+= 1
-          entries[slot].stamp = clock
-        }
+      let base = cache.firstSlot(ofSet: Int(truncatingIfNeeded: page))
+      for slot in base..<(base &+ cache.ways) where matches(slot, page, shift, asid, vmid) {
+        cache.touch(slot)
         return slot
       }
     }
@@ -83,55 +95,44 @@ struct TLB {
   /// (`asid`, `vmid`); reads the fields in place, without copying the entry.
   @inline(__always)
   func matches(_ slot: Int, _ page: UInt64, _ shift: Int, _ asid: UInt16, _ vmid: UInt16) -> Bool {
-    entries[slot].page == page && entries[slot].valid && entries[slot].shift == shift
-      && entries[slot].vmid == vmid && (entries[slot].global || entries[slot].asid == asid)
+    cache.lines[slot].page == page && cache.lines[slot].valid && cache.lines[slot].shift == shift
+      && cache.lines[slot].vmid == vmid
+      && (cache.lines[slot].global || cache.lines[slot].asid == asid)
   }
 
-  /// Caches `entry`, replacing an invalid way or the policy's victim.
-  mutating func fill(_ entry: TLBEntry) {
-    var entry = entry
-    entry.valid = true
-    clock &+= 1
-    entry.stamp = clock
-    let base = Int(truncatingIfNeeded: entry.page & setMask) &* ways
-    var victim = base
-    for slot in base..<(base + ways) {
-      let existing = entries[slot]
-      if !existing.valid
-        || (existing.page == entry.page && existing.shift == entry.shift
-          && existing.vmid == entry.vmid && existing.asid == entry.asid
-          && existing.global == entry.global)
-      {
-        victim = slot
-        entries[victim] = entry
-        return
-      }
-      if existing.stamp < entries[victim].stamp { victim = slot }
-    }
-    if case .random = replacement {
-      random ^= random << 13
-      random ^= random >> 7
-      random ^= random << 17
-      victim = base + Int(truncatingIfNeeded: random % UInt64(ways))
-    }
-    entries[victim] = entry
+  /// Caches `entry`, replacing an invalid way or the policy's victim; returns its slot.
+  @discardableResult
+  mutating func fill(_ entry: TLBEntry) -> Int {
+    if let size = shifts.firstIndex(of: entry.shift) { sizesCached |= 1 << UInt64(size) }
+    let slot = cache.fill(entry, set: Int(truncatingIfNeeded: entry.page))
+    micro.clear(slot: slot)
+    return slot
   }
 
   /// Drops every entry `command` covers in `vmid`.
   mutating func invalidate(_ command: TLBInvalidation, vmid: UInt16) {
-    for slot in entries.indices where entries[slot].valid && entries[slot].vmid == vmid {
-      let entry = entries[slot]
-      if command.covers(
-        first: entry.first, last: entry.last, asid: entry.asid, global: entry.global,
-        isLeaf: true)
-      {
-        entries[slot].valid = false
-      }
+    cache.invalidate { entry in
+      entry.vmid == vmid
+        && command.covers(
+          first: entry.first, last: entry.last, asid: entry.asid, global: entry.global,
+          isLeaf: true)
     }
+    recountSizes()
   }
 
   /// Drops every entry filled from address space `space`.
   mutating func forget(space: Int) {
-    for slot in entries.indices where entries[slot].space == space { entries[slot].valid = false }
+    cache.forget(space: space)
+    recountSizes()
+  }
+
+  /// Sets ``sizesCached`` to exactly the sizes of the valid entries (after entries
+  /// were dropped), and empties the micro-TLBs.
+  mutating func recountSizes() {
+    micro.clear()
+    sizesCached = 0
+    for entry in cache.lines where entry.valid {
+      if let size = shifts.firstIndex(of: entry.shift) { sizesCached |= 1 << UInt64(size) }
+    }
   }
 }

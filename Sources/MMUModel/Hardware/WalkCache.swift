@@ -1,9 +1,10 @@
 /// One cached table entry: which table of level `level` translates a range.
-struct WalkCacheEntry {
-  var valid = false
+@usableFromInline
+struct WalkCacheEntry: CacheLine {
+  @usableFromInline var valid = false
   var vmid: UInt16 = 0
   var asid: UInt16 = 0
-  var space: Int = 0
+  @usableFromInline var space: Int = 0
   /// The level of the table it points at (≥ 1).
   var level: Int = 0
   /// External virtual address >> the parent level's shift.
@@ -17,24 +18,34 @@ struct WalkCacheEntry {
   var parentTable: UInt64 = 0
   var parentIndex: Int = 0
   var cachedAt: UInt64 = 0
-  var stamp: UInt64 = 0
+  @usableFromInline var stamp: UInt64 = 0
 
   var first: UInt64 { prefix << UInt64(shift) }
   var last: UInt64 { first &+ ((1 << UInt64(shift)) &- 1) }
+
+  @usableFromInline
+  func hasSameTag(as other: WalkCacheEntry) -> Bool {
+    prefix == other.prefix && asid == other.asid && vmid == other.vmid
+  }
 }
 
 /// Walk caches for the intermediate levels: per level, a small fully associative
-/// cache of table entries (Arm's intermediate-level caching), tagged by VMID and ASID.
+/// LRU cache of table entries (Arm's intermediate-level caching), tagged by VMID
+/// and ASID.
 struct WalkCache {
-  /// `entries[level]` caches pointers to tables of `level` (index 0 is unused).
-  var entries: [[WalkCacheEntry]]
-  var clock: UInt64 = 0
+  /// `levels[level]` caches pointers to tables of `level` (level 0 has no ways).
+  var levels: [SetAssociativeCache<WalkCacheEntry>]
 
-  init(levels: Int, entriesPerLevel: Int) {
-    entries = (0..<levels).map { level in
-      level == 0 ? [] : Array(repeating: WalkCacheEntry(), count: entriesPerLevel)
+  init(levels count: Int, entriesPerLevel: Int) {
+    levels = (0..<count).map { level in
+      SetAssociativeCache(
+        sets: 1, ways: level == 0 ? 0 : entriesPerLevel, replacement: .leastRecentlyUsed,
+        empty: WalkCacheEntry())
     }
   }
+
+  /// The entry in `slot` of `level`.
+  subscript(level: Int, slot: Int) -> WalkCacheEntry { levels[level].lines[slot] }
 
   /// The deepest cached table for `address`: (level, slot) or nil.
   mutating func deepest(
@@ -43,11 +54,10 @@ struct WalkCache {
     var level = depth - 1
     while level >= 1 {
       let prefix = address >> UInt64(shifts[level - 1])
-      for slot in entries[level].indices {
-        let entry = entries[level][slot]
+      for slot in levels[level].lines.indices {
+        let entry = levels[level].lines[slot]
         if entry.valid && entry.prefix == prefix && entry.asid == asid && entry.vmid == vmid {
-          clock &+= 1
-          entries[level][slot].stamp = clock
+          levels[level].touch(slot)
           return (level, slot)
         }
       }
@@ -58,54 +68,35 @@ struct WalkCache {
 
   /// Caches `entry` at its level, replacing the least recently used slot.
   mutating func fill(_ entry: WalkCacheEntry) {
-    guard !entries[entry.level].isEmpty else { return }
-    var entry = entry
-    entry.valid = true
-    clock &+= 1
-    entry.stamp = clock
-    var victim = 0
-    for slot in entries[entry.level].indices {
-      let existing = entries[entry.level][slot]
-      if !existing.valid
-        || (existing.prefix == entry.prefix && existing.asid == entry.asid
-          && existing.vmid == entry.vmid)
-      {
-        victim = slot
-        break
-      }
-      if existing.stamp < entries[entry.level][victim].stamp { victim = slot }
-    }
-    entries[entry.level][victim] = entry
+    guard levels[entry.level].ways > 0 else { return }
+    levels[entry.level].fill(entry, set: 0)
   }
 
   /// Drops every entry `command` covers in `vmid` (leaf-only commands keep them).
   mutating func invalidate(_ command: TLBInvalidation, vmid: UInt16) {
-    for level in entries.indices {
-      for slot in entries[level].indices where entries[level][slot].valid {
-        let entry = entries[level][slot]
-        if entry.vmid == vmid
+    for level in levels.indices {
+      levels[level].invalidate { entry in
+        entry.vmid == vmid
           && command.covers(
             first: entry.first, last: entry.last, asid: entry.asid, global: false, isLeaf: false)
-        {
-          entries[level][slot].valid = false
-        }
       }
     }
   }
 
   /// Drops every entry filled from address space `space`.
   mutating func forget(space: Int) {
-    for level in entries.indices {
-      for slot in entries[level].indices where entries[level][slot].space == space {
-        entries[level][slot].valid = false
-      }
-    }
+    for level in levels.indices { levels[level].forget(space: space) }
+  }
+
+  /// Every valid entry, shallowest level first.
+  var validEntries: [WalkCacheEntry] {
+    levels.flatMap { $0.lines.filter(\.valid) }
   }
 
   /// A valid entry that points at `table`, if any.
   func entry(pointingAt table: UInt64) -> WalkCacheEntry? {
-    for level in entries.indices {
-      for entry in entries[level] where entry.valid && entry.table == table { return entry }
+    for level in levels {
+      for entry in level.lines where entry.valid && entry.table == table { return entry }
     }
     return nil
   }

@@ -22,9 +22,7 @@ struct Rig<Format: PageTableFormat> {
 
   /// Unmaps through a gather whose commands reach the model, and flushes.
   func unmapAndFlush(_ virtualAddress: UInt64, _ size: UInt64) throws {
-    var gather = TLBGather(invalidator: mmu.invalidator(for: space))
-    try table.unmap(virtualAddress: virtualAddress, size: size, gather: &gather)
-    table.flush(&gather)
+    try MMUModelTests.unmapAndFlush(table, mmu, space, virtualAddress, size)
   }
 
   /// Unmaps through a gather whose commands go nowhere (the bug under test), and flushes.
@@ -49,3 +47,14 @@ struct DroppedInvalidations: TLBInvalidator {
 
 /// Where data pages live: far from the table image at 0x4000_0000.
 let dataBase: UInt64 = 0x1_0000_0000
+
+/// Unmaps `[virtualAddress, virtualAddress + size)` of `table` through a gather whose
+/// commands reach `mmu` for `space`, and flushes: what a correct driver does.
+func unmapAndFlush<Format: PageTableFormat, Memory: TableMemory, TableMemoryType: TableMemory>(
+  _ table: PageTable<Format, TableMemoryType>, _ mmu: MMU<Format, Memory>, _ space: AddressSpace,
+  _ virtualAddress: UInt64, _ size: UInt64
+) throws {
+  var gather = TLBGather(invalidator: mmu.invalidator(for: space))
+  try table.unmap(virtualAddress: virtualAddress, size: size, gather: &gather)
+  table.flush(&gather)
+}
