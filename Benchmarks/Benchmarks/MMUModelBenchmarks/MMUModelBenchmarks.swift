@@ -1,6 +1,7 @@
 // MMU model benchmarks: what leaving the model on costs a test. A TLB hit (with
-// and without the checker's one-entry comparison), a TLB miss (a walk), and
-// judging entry writes (the model comparing table memory with its copies).
+// and without the checker's one-entry comparison), a TLB miss (a walk), judging
+// entry writes the model finds by comparing table memory with its copies, and
+// checking one entry write it is told of (`entryWritten`).
 //
 // Run: cd Benchmarks && swift package benchmark --target MMUModelBenchmarks
 // "ns/op" is wall time in nanoseconds per access, or per entry written.
@@ -121,6 +122,58 @@ func registerWrites(_ count: Int) {
   }
 }
 
+/// The last-level table translating `va` in `setup`'s table, and a leaf for it.
+func leafTable(_ setup: Setup, _ va: UInt64) -> UInt64 {
+  var address = setup.table.rootAddress()
+  for level in 0..<(setup.table.depth - 1) {
+    let shape = setup.table.level(level)
+    let index = Int((va >> UInt64(shape.shift)) & UInt64(shape.entryCount - 1))
+    let entry = setup.table.memory.withTable(at: address, byteCount: shape.tableBytes) {
+      $0.load(index)
+    }
+    address = setup.table.format.tableAddress(of: entry, level: level)
+  }
+  return address
+}
+
+/// A told write (`entryWritten`) checked alone: `fill` writes leaves into the 511
+/// empty entries of a leaf table (a map's writes); otherwise one entry goes from a
+/// leaf to empty and back (an unmap's write, then a remap's), per entry written.
+func registerToldWrites(fill: Bool) {
+  Benchmark(
+    "MMU ARM64 4K: check one told entry write (entryWritten, "
+      + (fill ? "empty → leaf)" : "leaf ↔ empty)"),
+    configuration: .init(metrics: [.wallClock, nsPerOperation], scalingFactor: .one)
+  ) { benchmark in
+    let setup = Setup(checking: .report)
+    setup.map(base, 4096)  // entry 0 keeps the leaf table
+    setup.mmu.synchronize()
+    let table = leafTable(setup, base)
+    let memory = setup.mmu.memory
+    let leaf = setup.table.format.leafEntry(
+      template: try! setup.table.format.leafTemplate(for: .readWrite, level: 3),
+      physicalAddress: 0x1_0000_1000, level: 3)
+    let clock = ContinuousClock()
+    for _ in benchmark.scaledIterations {
+      let elapsed = clock.measure {
+        for index in 1..<512 {
+          let value: UInt64 = fill || index & 1 == 1 ? leaf : 0
+          memory.withTable(at: table, byteCount: 4096) { $0.store(fill ? index : 1, value) }
+          try! setup.mmu.entryWritten(table: table, index: fill ? index : 1)
+        }
+      }
+      record(benchmark, elapsed, per: 511)
+      // Back to empty, unmeasured: cleared in memory, then an invalidation of all.
+      memory.withTable(at: table, byteCount: 4096) { view in
+        for index in 1..<512 { view.store(index, 0) }
+      }
+      setup.mmu.invalidate(.all)
+    }
+    setup.unmap(base, 4096)
+    setup.mmu.detach(setup.space)
+  }
+}
+
 let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(maxDuration: .seconds(2), maxIterations: 10_000)
   registerHits("checking on", .report)
@@ -130,4 +183,6 @@ let benchmarks: @Sendable () -> Void = {
   registerWrites(1)
   registerWrites(16)
   registerWrites(256)
+  registerToldWrites(fill: true)
+  registerToldWrites(fill: false)
 }

@@ -11,9 +11,10 @@ extension MMUCore {
     event &+= 1
     let tag = address >> UInt64(tlb.micro.pageShift)
     let line = tlb.micro.position(tag, kind)
-    // A micro-TLB hit: the page, the space and the right match, and (when checking)
+    // A micro-TLB hit: the page, the space, the TLB entry and the right match, and (when checking)
     // the leaf in memory is still the one the line was checked against.
     if tlb.micro.lines[line].tag == tag && tlb.micro.lines[line].space == space
+      && tlb.cache.lines[tlb.micro.lines[line].slot].cachedAt == tlb.micro.lines[line].cachedAt
       && (privilege == .user
         ? tlb.micro.lines[line].allowsUser : tlb.micro.lines[line].allowsPrivileged)
       && (!checking || microLineMatchesMemory(line))
@@ -81,7 +82,7 @@ extension MMUCore {
     let pageShift = UInt64(tlb.micro.pageShift)
     let page = (address >> pageShift) << pageShift
     tlb.micro.lines[line] = MicroTLB.Line(
-      tag: address >> pageShift, space: space, slot: slot,
+      tag: address >> pageShift, space: space, slot: slot, cachedAt: cached.cachedAt,
       physical: cached.output &+ (page &- cached.first),
       allowsPrivileged: Self.permits(cached.protection, kind, .privileged),
       allowsUser: Self.permits(cached.protection, kind, .user), table: cached.table,

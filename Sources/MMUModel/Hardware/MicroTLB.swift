@@ -4,9 +4,10 @@
 /// address of its smallest page, the rights of each privilege, and, for the
 /// checker, where the leaf is and the raw entry a hit compares with memory.
 ///
-/// Each line is a copy of part of one TLB entry (its `slot`); the ``TLB`` clears
-/// the lines of a slot it refills and every line when it invalidates, so a line
-/// never outlives its entry.
+/// Each line is a copy of part of one TLB entry (its `slot`, filled at event
+/// `cachedAt`): a hit also needs the slot to hold that fill still (a refill of the
+/// slot has another event number), and the ``TLB`` empties every line when it drops
+/// entries, so a line never outlives its entry.
 @usableFromInline
 struct MicroTLB {
   /// One cached translation of one smallest page.
@@ -16,8 +17,9 @@ struct MicroTLB {
     @usableFromInline var tag: UInt64 = ~0
     /// The address space the translation was used in.
     @usableFromInline var space = -1
-    /// The TLB slot the translation comes from.
+    /// The TLB slot the translation comes from, and the event its entry was filled at.
     @usableFromInline var slot = 0
+    @usableFromInline var cachedAt: UInt64 = 0
     /// The physical address of the page's first byte.
     @usableFromInline var physical: UInt64 = 0
     /// Whether the line's access kind is allowed to the privileged agent, and to the user.
@@ -56,10 +58,5 @@ struct MicroTLB {
   /// Empties every line.
   mutating func clear() {
     for line in lines.indices { lines[line].tag = ~0 }
-  }
-
-  /// Empties the lines copied from TLB slot `slot`.
-  mutating func clear(slot: Int) {
-    for line in lines.indices where lines[line].slot == slot { lines[line].tag = ~0 }
   }
 }

@@ -26,7 +26,7 @@ struct TLBEntry: CacheLine {
   /// comparison before decoding.
   var memberDelta: UInt64 = 0
   /// The model's event number when the entry was filled.
-  var cachedAt: UInt64 = 0
+  @usableFromInline var cachedAt: UInt64 = 0
   /// Replacement stamp: last use (LRU) or fill (FIFO).
   @usableFromInline var stamp: UInt64 = 0
 
@@ -104,9 +104,7 @@ struct TLB {
   @discardableResult
   mutating func fill(_ entry: TLBEntry) -> Int {
     if let size = shifts.firstIndex(of: entry.shift) { sizesCached |= 1 << UInt64(size) }
-    let slot = cache.fill(entry, set: Int(truncatingIfNeeded: entry.page))
-    micro.clear(slot: slot)
-    return slot
+    return cache.fill(entry, set: Int(truncatingIfNeeded: entry.page))
   }
 
   /// Drops every entry `command` covers in `vmid`.
