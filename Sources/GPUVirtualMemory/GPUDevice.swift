@@ -57,9 +57,10 @@ public final class GPUDevice {
   public var allObjects: [BufferObject] { objects.values.sorted { $0.id < $1.id } }
 
   /// Destroys an object no VM maps: frees its pages.
-  /// - Throws: ``GPUVMError/objectInUse(_:)`` while a VM still maps it.
+  /// - Throws: ``GPUVMError/objectInUse(_:)`` while a VM still maps it, or its
+  ///   pages are still pinned (an unbind committed but not yet completed).
   public func destroyObject(_ object: BufferObject) throws(GPUVMError) {
-    guard object.linkedVMs.isEmpty else { throw .objectInUse(object.id) }
+    guard object.linkedVMs.isEmpty, object.totalPins == 0 else { throw .objectInUse(object.id) }
     object.releaseUnpinnedChunks()
     object.swapped = [:]
     objects[object.id] = nil

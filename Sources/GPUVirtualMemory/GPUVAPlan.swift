@@ -70,20 +70,22 @@ public struct GPUVAPlan: Hashable, Sendable {
   public var address: UInt64
   /// The requested range's length.
   public var range: UInt64
-  /// The steps, in the order they must be performed.
-  public var steps: [PlanStep]
+  /// The steps, in the order they must be performed (inline for the common
+  /// requests: planning them allocates nothing).
+  public var steps: PlanStepList
   /// The space's generation the plan was made against.
   public var generation: UInt64
 
   /// How many VA nodes applying the plan inserts at most (for reservations).
   public var insertedVACount: Int {
-    steps.reduce(0) { total, step in
-      switch step {
-      case .map: return total + 1
-      case .unmap: return total
-      case .remap(_, _, let prev, let next):
-        return total + (prev == nil ? 0 : 1) + (next == nil ? 0 : 1)
+    var total = 0
+    for index in steps.indices {
+      switch steps[index] {
+      case .map: total += 1
+      case .unmap: break
+      case .remap(_, _, let prev, let next): total += (prev == nil ? 0 : 1) + (next == nil ? 0 : 1)
       }
     }
+    return total
   }
 }

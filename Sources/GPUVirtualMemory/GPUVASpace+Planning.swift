@@ -23,7 +23,7 @@ extension GPUVASpace {
   public func planMap(_ request: MapRequest) throws(GPUVMError) -> GPUVAPlan {
     let req = request.va
     try validate(req)
-    var steps: [PlanStep] = []
+    var steps = PlanStepList()
     forEachSplit(of: req.address, end: req.end) { va, prev, next in
       let keep = Self.keeps(va, for: req)
       if prev == nil && next == nil {
@@ -42,7 +42,7 @@ extension GPUVASpace {
   /// reaches out of it.
   public func planUnmap(address: UInt64, range: UInt64) throws(GPUVMError) -> GPUVAPlan {
     try validate(address: address, range: range)
-    var steps: [PlanStep] = []
+    var steps = PlanStepList()
     forEachSplit(of: address, end: address &+ range) { va, prev, next in
       if prev == nil && next == nil {
         steps.append(.unmap(va, keep: false))
@@ -70,7 +70,7 @@ extension GPUVASpace {
   {
     try validate(address: address, range: range)
     let reqEnd = address &+ range
-    var steps: [PlanStep] = []
+    var steps = PlanStepList()
     var cursor = tree.firstOverlap(start: address, end: reqEnd)
     while let index = cursor {
       cursor = tree.nextOverlap(after: index, end: reqEnd)

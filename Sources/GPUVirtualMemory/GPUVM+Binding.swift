@@ -6,11 +6,7 @@ extension GPUVM {
   /// - Throws: what planning or ``prepare(_:)`` throws; nothing changed then.
   @discardableResult
   public func bind(_ plan: GPUVAPlan) throws(GPUVMError) -> BindReport {
-    let prepared = try prepare(plan)
-    let reserved = prepared.reservedTablesPerLevel
-    var report = complete(commit(prepared))
-    report.reservedTablesPerLevel = reserved
-    return report
+    complete(commit(try prepare(plan)))
   }
 
   /// Maps `range` bytes of `object` from `offset` at `address`.

@@ -43,9 +43,11 @@ public struct BindCompletion: ~Copyable {
   /// The request's gather (one per bind).
   var gather: TLBGather<InvalidationBatch>
   /// Removed mappings, whose pages are unpinned after the invalidation.
-  var unpins: [(object: BufferObject, va: GPUVA)]
+  var unpins: SmallList<GPUVA>
+  /// The tables prepare reserved, per level.
+  let demand: TableDemand
   /// The steps performed.
-  public let steps: [PlanStep]
+  public let steps: PlanStepList
   /// Bytes the commit mapped in the page table.
   public let mappedBytes: UInt64
   /// Bytes the commit unmapped from the page table.
@@ -57,35 +59,37 @@ public struct BindCompletion: ~Copyable {
 /// What one bind did, after ``GPUVM/complete(_:)``.
 public struct BindReport: Sendable {
   /// The steps performed.
-  public var steps: [PlanStep]
+  public var steps: PlanStepList
   /// Bytes mapped, unmapped, and left in place (`keep`) in the page table.
   public var mappedBytes: UInt64
   /// Bytes unmapped from the page table.
   public var unmappedBytes: UInt64
   /// Bytes whose entries stayed in place because a step had `keep`.
   public var keptBytes: UInt64
-  /// Tables reserved by prepare, per level.
-  public var reservedTablesPerLevel: [Int]
+  /// Tables reserved by prepare.
+  var demand: TableDemand
   /// The invalidation issued (nil when none was needed or the VM is in no slot).
   public var invalidation: RecordingGPUTLB.Command?
   /// Tables unlinked by the bind and freed after the invalidation.
   public var tablesFreed: Int
   /// Bytes of object pages unpinned after the invalidation.
   public var unpinnedBytes: UInt64
+
+  /// Tables reserved by prepare, per level.
+  public var reservedTablesPerLevel: [Int] { demand.counts }
 }
 
 /// The step handler of a commit: each step's VA-tree change and page-table change.
 struct CommitHandler<Format: PageTableFormat, Base: TableMemory>: PlanStepHandler, ~Copyable {
   let vm: GPUVM<Format, Base>
-  let plan: GPUVAPlan
+  /// What the plan's request was.
+  let kind: GPUVAPlan.Kind
   /// The map request, for map plans (keep decisions compare with it).
   let request: GPUVA?
   var gather: TLBGather<InvalidationBatch>
-  var unpins: [(object: BufferObject, va: GPUVA)]
-  /// Ranges whose entries stay (keep), in address order.
-  var kept: [Range<UInt64>]
-  /// Objects whose link count went down (checked for dropping at the end).
-  var touched: [BufferObjectID]
+  /// The unpins, the kept ranges (in address order) and the objects whose link
+  /// count went down (checked for dropping at the end), with room made by prepare.
+  var lists: CommitLists
   var mappedBytes: UInt64 = 0
   var unmappedBytes: UInt64 = 0
   var keptBytes: UInt64 = 0
@@ -101,7 +105,7 @@ struct CommitHandler<Format: PageTableFormat, Base: TableMemory>: PlanStepHandle
   mutating func remove(_ piece: GPUVA, keep: Bool) {
     guard let id = piece.backing.object, let link = vm.links[id] else { return }
     if canKeep(piece, keep: keep) {
-      kept.append(piece.address..<piece.end)
+      lists.kept.append(piece.address..<piece.end)
       keptBytes += piece.range
     } else if !piece.isEvicted {
       do {
@@ -111,38 +115,32 @@ struct CommitHandler<Format: PageTableFormat, Base: TableMemory>: PlanStepHandle
         fatalError("GPUVM.commit: unmap failed (\(error)) although prepare reserved its tables")
       }
     }
-    if !piece.isEvicted { unpins.append((link.object, piece)) }
+    if !piece.isEvicted { lists.unpins.append(piece) }
   }
 
   /// Maps `va` in the page table, except where entries were kept.
   mutating func install(_ va: GPUVA) {
-    guard plan.kind == .map, !va.isEvicted, let id = va.backing.object,
+    guard kind == .map, !va.isEvicted, let id = va.backing.object,
       let object = vm.links[id]?.object
     else { return }
     var position = va.address
-    for range in kept where range.upperBound > position && range.lowerBound < va.end {
+    for range in lists.kept where range.upperBound > position && range.lowerBound < va.end {
       if range.lowerBound > position { map(va.slice(from: position, to: range.lowerBound), object) }
       position = max(position, range.upperBound)
     }
     if position < va.end { map(va.slice(from: position, to: va.end), object) }
   }
 
-  /// Maps one piece with the engine's scatter-gather map (one call, all its
-  /// physically contiguous segments).
+  /// Maps one piece (``GPUVM/mapReserved(_:of:caller:)``).
   mutating func map(_ piece: GPUVA, _ object: BufferObject) {
-    do {
-      mappedBytes += try vm.pageTable.map(
-        virtualAddress: piece.address, segments: ObjectSegments(object: object, va: piece),
-        protection: piece.protection)
-    } catch {
-      fatalError("GPUVM.commit: map failed (\(error)) although prepare reserved its tables")
-    }
+    vm.mapReserved(piece, of: object, caller: "GPUVM.commit")
+    mappedBytes += piece.range
   }
 
   mutating func adjustLink(_ object: BufferObjectID?, by delta: Int) {
     guard let object else { return }
     vm.links[object]!.vaCount += delta
-    if delta < 0 { touched.append(object) }
+    if delta < 0 { lists.touched.append(object) }
   }
 
   mutating func map(_ step: consuming MapStep, in space: inout GPUVASpace) -> PerformedStep {
@@ -167,6 +165,24 @@ struct CommitHandler<Format: PageTableFormat, Base: TableMemory>: PlanStepHandle
 }
 
 extension GPUVM {
+  /// Maps `va`'s object pages, whose tables are reserved: a `map` per physically
+  /// contiguous segment (each gets the largest leaves its alignment allows). The
+  /// engine's scatter-gather `map` would take them in one call, but it is generic
+  /// over the segments' collection and runs unspecialized from this module, at
+  /// several times the cost; its all-or-nothing rollback buys nothing here, where
+  /// a failure is a broken reservation and traps, naming `caller`.
+  func mapReserved(_ va: GPUVA, of object: BufferObject, caller: StaticString) {
+    object.forEachPhysicalSegment(of: va) { address, physical, size in
+      do {
+        try pageTable.map(
+          virtualAddress: address, physicalAddress: physical, size: size,
+          protection: va.protection)
+      } catch {
+        fatalError("\(caller): map failed (\(error)) although its tables were reserved")
+      }
+    }
+  }
+
   /// Performs the prepared plan on the VA tree and the page table. Cannot fail and
   /// allocates nothing: page-table tables come from prepare's reservation, VA
   /// nodes from the tree's reserved nodes, and every list it fills was sized by
@@ -176,34 +192,37 @@ extension GPUVM {
     precondition(hasPendingBind, "GPUVM.commit: a bind was prepared")
     let plan = prepared.plan
     prepared.finished = true
-    // Sized outside the section: these are the lists the commit fills (made in
-    // place, so the handler holds their only reference and appending never copies).
-    let stepCount = plan.steps.count
     var request: GPUVA? = nil
     if plan.kind == .map, case .map(let va)? = plan.steps.last { request = va }
+    // The gather and the lists prepare made room in (taken, so the handler holds
+    // their only reference and appending never copies).
+    guard let gather = prepared.gather.take() else {
+      preconditionFailure("GPUVM.commit: prepare made the gather")
+    }
+    var lists = CommitLists()
+    swap(&lists, &prepared.lists)
 
     signalling.begin()
     tableMemory.pool.committing = true
     var handler = CommitHandler(
-      vm: self, plan: plan, request: request,
-      gather: TLBGather(invalidator: InvalidationBatch()),
-      unpins: withCapacity(stepCount), kept: withCapacity(stepCount),
-      touched: withCapacity(stepCount))
+      vm: self, kind: plan.kind, request: request, gather: gather, lists: consume lists)
+    let storageBefore = commitStorage(handler)
     space.applyChecked(plan, handler: &handler)
-    for object in handler.touched where links[object]?.vaCount == 0 {
+    for object in handler.lists.touched where links[object]?.vaCount == 0 {
       if let link = links.removeValue(forKey: object) {
         link.object.linkedVMs.removeAll { $0 == id }
       }
     }
+    lastCommit = (storageBefore, commitStorage(handler), handler.gather.freedTableCount)
     tableMemory.pool.committing = false
     signalling.end()
 
     hasPendingBind = false
     hasPendingCompletion = true
     return BindCompletion(
-      gather: handler.gather, unpins: handler.unpins, steps: plan.steps,
-      mappedBytes: handler.mappedBytes, unmappedBytes: handler.unmappedBytes,
-      keptBytes: handler.keptBytes)
+      gather: handler.gather, unpins: handler.lists.unpins, demand: prepared.demand,
+      steps: plan.steps, mappedBytes: handler.mappedBytes,
+      unmappedBytes: handler.unmappedBytes, keptBytes: handler.keptBytes)
   }
 
   /// Finishes a committed bind: one TLB invalidation for the whole request (by the
@@ -216,11 +235,15 @@ extension GPUVM {
     var report = BindReport(
       steps: completion.steps, mappedBytes: completion.mappedBytes,
       unmappedBytes: completion.unmappedBytes, keptBytes: completion.keptBytes,
-      reservedTablesPerLevel: [], invalidation: nil, tablesFreed: gather.freedTables.count,
+      demand: completion.demand, invalidation: nil, tablesFreed: gather.freedTableCount,
       unpinnedBytes: 0)
     report.invalidation = invalidate(gather: gather)
     pageTable.flush(&gather)
-    for (object, va) in unpins {
+    for va in unpins {
+      // The object is pinned, so it lives on in the device even if its link went.
+      guard let id = va.backing.object, let object = device.object(id) else {
+        preconditionFailure("GPUVM.complete: an object stays while its pages are pinned")
+      }
       object.pin(va, by: -1)
       report.unpinnedBytes += va.range
     }
@@ -252,11 +275,4 @@ extension GPUVM {
     return .range(
       asid: asid, start: batch.start, size: size, granule: batch.granule, leafOnly: batch.leafOnly)
   }
-}
-
-/// An empty array with room for `count` elements.
-func withCapacity<Element>(_ count: Int) -> [Element] {
-  var array: [Element] = []
-  array.reserveCapacity(count)
-  return array
 }

@@ -84,22 +84,14 @@ extension GPUVM {
   /// Maps `object`'s evicted VAs again, all or nothing.
   func revalidateVAs(of object: BufferObject) throws(GPUVMError) {
     let vas = vas(of: object.id).filter(\.isEvicted)
-    var demand = TableDemand(levels: pageTable.format.geometry.levels)
+    var demand = TableDemand(levels: levels)
     for va in vas { demand.addMapAnyLayout(virtualAddress: va.address, size: va.range) }
     _ = try reserve(demand)
     tableMemory.pool.committing = true
     for va in vas {
       var live = va
       live.isEvicted = false
-      object.forEachPhysicalSegment(of: live) { address, physical, size in
-        do {
-          try pageTable.map(
-            virtualAddress: address, physicalAddress: physical, size: size,
-            protection: va.protection)
-        } catch {
-          fatalError("GPUVM.revalidate: map failed (\(error)) although its tables were reserved")
-        }
-      }
+      mapReserved(live, of: object, caller: "GPUVM.revalidate")
       object.pin(live, by: 1)
       space.tree.update(at: va.address) { $0.isEvicted = false }
     }

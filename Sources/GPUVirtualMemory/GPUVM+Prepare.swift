@@ -8,26 +8,52 @@ public struct PreparedBind: ~Copyable {
   public let plan: GPUVAPlan
   let vmID: UInt32
   /// Links prepare created (dropped again on abort).
-  var newLinks: [BufferObjectID] = []
+  var newLinks = SmallList<BufferObjectID>()
   /// Chunks prepare allocated (freed again on abort).
-  var newChunks: [(object: BufferObject, chunk: Int)] = []
+  var newChunks = SmallList<(object: BufferObjectID, chunk: Int)>()
   /// VAs whose pages prepare pinned (unpinned again on abort).
-  var pinned: [(object: BufferObject, va: GPUVA)] = []
+  var pinned = SmallList<GPUVA>()
   /// Tables prepare allocated into the reservation, by size.
-  var addedTables: [(bytes: Int, count: Int)] = []
-  /// The tables reserved, per level (for reports).
-  public internal(set) var reservedTablesPerLevel: [Int] = []
+  var addedTables = SmallList<(bytes: Int, count: Int)>()
+  /// The tables reserved, per level.
+  var demand: TableDemand
+  /// The request's gather, with room for every table the plan can unlink; commit
+  /// takes it.
+  var gather: TLBGather<InvalidationBatch>?
+  /// The lists commit fills, with room for every entry it can add; commit takes them.
+  var lists = CommitLists()
   var finished = false
 
-  init(plan: GPUVAPlan, vmID: UInt32) {
+  init(plan: GPUVAPlan, vmID: UInt32, levels: [LevelGeometry]) {
     self.plan = plan
     self.vmID = vmID
+    self.demand = TableDemand(levels: levels)
   }
+
+  /// The tables reserved, per level (for reports).
+  public var reservedTablesPerLevel: [Int] { demand.counts }
 
   deinit {
     if !finished {
       fatalError("PreparedBind dropped without commit or abort: its reservations would leak")
     }
+  }
+}
+
+/// What a commit records as it goes, sized by prepare so that recording allocates
+/// nothing: the mappings to unpin after the invalidation, the ranges whose
+/// entries stay (`keep`), and the objects whose VA count went down.
+struct CommitLists {
+  /// Removed mappings of objects (each names its object).
+  var unpins = SmallList<GPUVA>()
+  var kept = SmallList<Range<UInt64>>()
+  var touched = SmallList<BufferObjectID>()
+
+  /// Makes room for a plan of `steps` steps (each adds at most one entry to each list).
+  mutating func reserve(steps: Int) {
+    unpins.reserveCapacity(steps)
+    kept.reserveCapacity(steps)
+    touched.reserveCapacity(steps)
   }
 }
 
@@ -41,7 +67,7 @@ extension GPUVM {
   public func prepare(_ plan: GPUVAPlan) throws(GPUVMError) -> PreparedBind {
     guard !hasPendingBind, !hasPendingCompletion else { throw .bindInProgress }
     guard plan.generation == space.generation else { throw .stalePlan }
-    var prepared = PreparedBind(plan: plan, vmID: id)
+    var prepared = PreparedBind(plan: plan, vmID: id, levels: levels)
     do {
       try check(plan)
       try obtainLinks(for: plan, into: &prepared)
@@ -53,6 +79,10 @@ extension GPUVM {
       throw error
     }
     space.reserveNodes(plan.insertedVACount)
+    var gather = TLBGather(invalidator: InvalidationBatch())
+    gather.reserveCapacity(freedTables: unlinkedTableBound(for: plan, reserved: prepared.demand))
+    prepared.gather = consume gather
+    prepared.lists.reserve(steps: plan.steps.count)
     hasPendingBind = true
     return prepared
   }
@@ -83,7 +113,8 @@ extension GPUVM {
 
   /// Checks the plan's map steps: objects, ranges, protections.
   func check(_ plan: GPUVAPlan) throws(GPUVMError) {
-    for case .map(let va) in plan.steps {
+    for index in plan.steps.indices {
+      guard case .map(let va) = plan.steps[index] else { continue }
       _ = try checkedObject(for: va)
       do {
         _ = try pageTable.format.leafTemplate(for: va.protection, level: pageTable.depth - 1)
@@ -95,7 +126,8 @@ extension GPUVM {
 
   /// Creates the links the plan's maps need (`drm_gpuvm_bo_obtain_prealloc`).
   func obtainLinks(for plan: GPUVAPlan, into prepared: inout PreparedBind) throws(GPUVMError) {
-    for case .map(let va) in plan.steps {
+    for index in plan.steps.indices {
+      guard case .map(let va) = plan.steps[index] else { continue }
       guard let object = try checkedObject(for: va), links[object.id] == nil else { continue }
       links[object.id] = VMBOLink(object: object, vaCount: 0)
       object.linkedVMs.append(id)
@@ -106,7 +138,8 @@ extension GPUVM {
   /// Allocates the missing chunks of every new mapping and pins them.
   func pinPages(for plan: GPUVAPlan, into prepared: inout PreparedBind) throws(GPUVMError) {
     guard plan.kind == .map else { return }
-    for case .map(let va) in plan.steps {
+    for index in plan.steps.indices {
+      guard case .map(let va) = plan.steps[index] else { continue }
       guard let object = try checkedObject(for: va) else { continue }
       var failed = false
       object.forEachChunkRun(of: va) { _, chunk, _, _ in
@@ -116,19 +149,41 @@ extension GPUVM {
           return
         }
         object.chunks[chunk] = block
-        prepared.newChunks.append((object, chunk))
+        prepared.newChunks.append((object.id, chunk))
       }
       if failed { throw .outOfPages }
       object.pin(va, by: 1)
-      prepared.pinned.append((object, va))
+      prepared.pinned.append(va)
     }
+  }
+
+  /// The most tables the plan's unmaps can unlink: one under every entry, at every
+  /// level above the leaves, that a removed range touches, and never more than the
+  /// page table can hold during the commit (its tables besides the roots, and the
+  /// ones reserved for it).
+  func unlinkedTableBound(for plan: GPUVAPlan, reserved: TableDemand) -> Int {
+    var touched = TableDemand(levels: levels)
+    for index in plan.steps.indices {
+      switch plan.steps[index] {
+      case .unmap(let va, _):
+        guard va.backing.object != nil, !va.isEvicted else { continue }
+        touched.addMapAnyLayout(virtualAddress: va.address, size: va.range)
+      case .remap(let va, _, let prev, let next):
+        guard va.backing.object != nil, !va.isEvicted else { continue }
+        let start = prev?.end ?? va.address
+        touched.addMapAnyLayout(virtualAddress: start, size: (next?.address ?? va.end) - start)
+      case .map:
+        continue
+      }
+    }
+    return min(touched.total, tableMemory.tablesInUse - pageTable.rootCount + reserved.total)
   }
 
   /// The tables the plan's page-table work may need at most.
   func tableDemand(for plan: GPUVAPlan) -> TableDemand {
-    var demand = TableDemand(levels: pageTable.format.geometry.levels)
-    for step in plan.steps {
-      switch step {
+    var demand = TableDemand(levels: levels)
+    for index in plan.steps.indices {
+      switch plan.steps[index] {
       case .unmap(let va, _):
         if va.backing.object != nil && !va.isEvicted { demand.addUnmapEdges(2) }
       case .remap(let va, _, _, _):
@@ -153,24 +208,23 @@ extension GPUVM {
 
   /// Reserves the tables of ``tableDemand(for:)``.
   func reserveTables(for plan: GPUVAPlan, into prepared: inout PreparedBind) throws(GPUVMError) {
-    let demand = tableDemand(for: plan)
-    prepared.reservedTablesPerLevel = demand.counts
-    prepared.addedTables = try reserve(demand)
+    prepared.demand = tableDemand(for: plan)
+    prepared.addedTables = try reserve(prepared.demand)
   }
 
   /// Makes sure the table memory holds the free tables `demand` asks for; returns
   /// how many it allocated per size, or throws having given those back.
-  func reserve(_ demand: TableDemand) throws(GPUVMError) -> [(bytes: Int, count: Int)] {
-    var bySize: [(bytes: Int, count: Int)] = []
-    for level in 1..<demand.counts.count where demand.counts[level] > 0 {
+  func reserve(_ demand: TableDemand) throws(GPUVMError) -> SmallList<(bytes: Int, count: Int)> {
+    var bySize = SmallList<(bytes: Int, count: Int)>()
+    for level in 1..<demand.levels.count where demand.count(atLevel: level) > 0 {
       let bytes = pageTable.level(level).tableBytes
       if let i = bySize.firstIndex(where: { $0.bytes == bytes }) {
-        bySize[i].count += demand.counts[level]
+        bySize[i].count += demand.count(atLevel: level)
       } else {
-        bySize.append((bytes, demand.counts[level]))
+        bySize.append((bytes, demand.count(atLevel: level)))
       }
     }
-    var added: [(bytes: Int, count: Int)] = []
+    var added = SmallList<(bytes: Int, count: Int)>()
     for (bytes, count) in bySize {
       guard let allocated = tableMemory.reserve(count, byteCount: bytes) else {
         for (bytes, count) in added { tableMemory.release(count, byteCount: bytes) }
@@ -181,11 +235,20 @@ extension GPUVM {
     return added
   }
 
+  /// The object of a link, if there is one.
+  func linkedObject(_ id: BufferObjectID?) -> BufferObject? {
+    guard let id else { return nil }
+    return links[id]?.object
+  }
+
   /// Undoes what prepare did so far.
   func rollBack(_ prepared: inout PreparedBind) {
     for (bytes, count) in prepared.addedTables { tableMemory.release(count, byteCount: bytes) }
-    for (object, va) in prepared.pinned.reversed() { object.pin(va, by: -1) }
-    for (object, chunk) in prepared.newChunks.reversed() {
+    // The lists name objects by id (their elements stay trivial, so the lists cost
+    // nothing to copy or drop); prepare's links hold every object named.
+    for va in prepared.pinned.reversed() { linkedObject(va.backing.object)?.pin(va, by: -1) }
+    for (id, chunk) in prepared.newChunks.reversed() {
+      guard let object = linkedObject(id) else { continue }
       object.source.freeBlock(at: object.chunks[chunk], order: object.chunkOrder)
       object.chunks[chunk] = 0
     }
@@ -194,9 +257,9 @@ extension GPUVM {
         link.object.linkedVMs.removeAll { $0 == id }
       }
     }
-    prepared.addedTables = []
-    prepared.pinned = []
-    prepared.newChunks = []
-    prepared.newLinks = []
+    prepared.addedTables.removeAll()
+    prepared.pinned.removeAll()
+    prepared.newChunks.removeAll()
+    prepared.newLinks.removeAll()
   }
 }

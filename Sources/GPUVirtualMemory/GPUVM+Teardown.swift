@@ -43,7 +43,7 @@ extension GPUVM {
         fatalError("GPUVM.tearDown: unmapping whole VAs split no block, yet failed: \(error)")
       }
     }
-    var tablesFreed = gather.freedTables.count
+    var tablesFreed = gather.freedTableCount
     pageTable.flush(&gather)
     var unpinned: UInt64 = 0
     for va in vas {

@@ -37,6 +37,8 @@ public final class GPUVM<Format: PageTableFormat, Base: TableMemory>: EvictionPa
   public internal(set) var space: GPUVASpace
   /// The page table the GPU walks.
   public let pageTable: PageTable<Format, ReservedTableMemory<Base>>
+  /// The format's levels (what ``TableDemand`` works from).
+  let levels: [LevelGeometry]
   /// The section a commit runs in.
   public let signalling: FenceSignallingSection
   /// The VM–BO links, by object.
@@ -45,6 +47,9 @@ public final class GPUVM<Format: PageTableFormat, Base: TableMemory>: EvictionPa
   var hasPendingBind = false
   /// Whether a commit's completion awaits ``complete(_:)``.
   var hasPendingCompletion = false
+  /// The last commit's buffers as it began and ended, and the tables it unlinked
+  /// (for the tests that show a commit allocates nothing).
+  var lastCommit: (before: CommitStorage, after: CommitStorage, unlinkedTables: Int)?
   /// The register value of a context slot holding this VM.
   let contextRegister: @Sendable (UInt64, Int) -> UInt64
 
@@ -62,6 +67,7 @@ public final class GPUVM<Format: PageTableFormat, Base: TableMemory>: EvictionPa
     contextRegister: (@Sendable (UInt64, Int) -> UInt64)? = nil
   ) throws(GPUVMError) {
     let geometry = format.geometry
+    self.levels = geometry.levels
     let window = geometry.windows[0]
     let pageSize = geometry.granule
     let first = start ?? (window.first + pageSize - 1) / pageSize * pageSize

@@ -4,6 +4,26 @@ public struct PerformedStep: ~Copyable {
   let index: Int
 }
 
+/// A step's obligation: made when the step is handed over, discharged only by
+/// performing it; dropping it undischarged traps, naming the step.
+struct StepObligation: ~Copyable {
+  /// The step, for the trap's message.
+  let step: PlanStep
+  /// Its place in its plan.
+  let index: Int
+  var performed = false
+
+  /// The proof that the step was performed.
+  consuming func discharge() -> PerformedStep {
+    performed = true
+    return PerformedStep(index: index)
+  }
+
+  deinit {
+    if !performed { fatalError("GPUVirtualMemory: plan step \(index) (\(step)) was dropped") }
+  }
+}
+
 /// A map step handed to a driver: insert ``va``. It must be consumed by
 /// ``perform(in:)``; dropping it traps, naming the step.
 ///
@@ -16,24 +36,15 @@ public struct PerformedStep: ~Copyable {
 public struct MapStep: ~Copyable {
   /// The VA to insert.
   public let va: GPUVA
-  /// The step's place in its plan.
-  public let index: Int
-  var performed = false
+  var obligation: StepObligation
 
-  init(va: GPUVA, index: Int) {
-    self.va = va
-    self.index = index
-  }
+  /// The step's place in its plan.
+  public var index: Int { obligation.index }
 
   /// Inserts the VA into `space` (`drm_gpuva_map`).
   public consuming func perform(in space: inout GPUVASpace) -> PerformedStep {
     space.insertPlanned(va)
-    performed = true
-    return PerformedStep(index: index)
-  }
-
-  deinit {
-    if !performed { fatalError("GPUVirtualMemory: plan step \(index) (map \(va)) was dropped") }
+    return obligation.discharge()
   }
 }
 
@@ -48,17 +59,10 @@ public struct RemapStep: ~Copyable {
   public let prev: GPUVA?
   /// The piece after the request that stays.
   public let next: GPUVA?
-  /// The step's place in its plan.
-  public let index: Int
-  var performed = false
+  var obligation: StepObligation
 
-  init(unmap: GPUVA, keep: Bool, prev: GPUVA?, next: GPUVA?, index: Int) {
-    self.unmap = unmap
-    self.keep = keep
-    self.prev = prev
-    self.next = next
-    self.index = index
-  }
+  /// The step's place in its plan.
+  public var index: Int { obligation.index }
 
   /// The part of ``unmap`` that no piece keeps.
   public var removedRange: Range<UInt64> {
@@ -70,14 +74,7 @@ public struct RemapStep: ~Copyable {
     space.removePlanned(unmap)
     if let prev { space.insertPlanned(prev) }
     if let next { space.insertPlanned(next) }
-    performed = true
-    return PerformedStep(index: index)
-  }
-
-  deinit {
-    if !performed {
-      fatalError("GPUVirtualMemory: plan step \(index) (remap \(unmap)) was dropped")
-    }
+    return obligation.discharge()
   }
 }
 
@@ -88,25 +85,15 @@ public struct UnmapStep: ~Copyable {
   public let va: GPUVA
   /// Whether its page-table entries may stay (the request maps the same bytes).
   public let keep: Bool
-  /// The step's place in its plan.
-  public let index: Int
-  var performed = false
+  var obligation: StepObligation
 
-  init(va: GPUVA, keep: Bool, index: Int) {
-    self.va = va
-    self.keep = keep
-    self.index = index
-  }
+  /// The step's place in its plan.
+  public var index: Int { obligation.index }
 
   /// Removes the VA (`drm_gpuva_unmap`).
   public consuming func perform(in space: inout GPUVASpace) -> PerformedStep {
     space.removePlanned(va)
-    performed = true
-    return PerformedStep(index: index)
-  }
-
-  deinit {
-    if !performed { fatalError("GPUVirtualMemory: plan step \(index) (unmap \(va)) was dropped") }
+    return obligation.discharge()
   }
 }
 
@@ -158,7 +145,8 @@ extension GPUVASpace {
   mutating func applyChecked<Handler: PlanStepHandler & ~Copyable>(
     _ plan: GPUVAPlan, handler: inout Handler
   ) {
-    for (index, step) in plan.steps.enumerated() {
+    for index in plan.steps.indices {
+      let step = plan.steps[index]
       let answered = handOver(step, index: index, to: &handler)
       precondition(
         answered == index, "GPUVASpace.apply: step \(index) answered with step \(answered)'s proof")
@@ -170,15 +158,17 @@ extension GPUVASpace {
   mutating func handOver<Handler: PlanStepHandler & ~Copyable>(
     _ step: PlanStep, index: Int, to handler: inout Handler
   ) -> Int {
+    let obligation = StepObligation(step: step, index: index)
     switch step {
     case .map(let va):
-      return handler.map(MapStep(va: va, index: index), in: &self).index
+      return handler.map(MapStep(va: va, obligation: obligation), in: &self).index
     case .remap(let va, let keep, let prev, let next):
       return handler.remap(
-        RemapStep(unmap: va, keep: keep, prev: prev, next: next, index: index), in: &self
+        RemapStep(unmap: va, keep: keep, prev: prev, next: next, obligation: obligation),
+        in: &self
       ).index
     case .unmap(let va, let keep):
-      return handler.unmap(UnmapStep(va: va, keep: keep, index: index), in: &self).index
+      return handler.unmap(UnmapStep(va: va, keep: keep, obligation: obligation), in: &self).index
     }
   }
 

@@ -19,13 +19,27 @@ import PageTables
 public struct TableDemand: Sendable {
   /// The format's levels.
   public let levels: [LevelGeometry]
-  /// Tables needed at each level (index 0, the root, is always 0).
-  public private(set) var counts: [Int]
+  /// Tables per level, inline (a geometry has at most 6 levels), so that working
+  /// out a bind's demand allocates nothing.
+  var perLevel = InlineArray<6, Int>(repeating: 0)
 
   /// No tables needed yet.
   public init(levels: [LevelGeometry]) {
+    precondition(levels.count <= 6, "TableDemand: a geometry has at most 6 levels")
     self.levels = levels
-    self.counts = Array(repeating: 0, count: levels.count)
+  }
+
+  /// Tables needed at each level (index 0, the root, is always 0).
+  public var counts: [Int] { (0..<levels.count).map { perLevel[$0] } }
+
+  /// Tables needed at `level`.
+  public func count(atLevel level: Int) -> Int { perLevel[level] }
+
+  /// Tables needed over every level.
+  public var total: Int {
+    var sum = 0
+    for level in 0..<levels.count { sum += perLevel[level] }
+    return sum
   }
 
   /// Adds the tables a map of one physically contiguous range may create.
@@ -38,9 +52,9 @@ public struct TableDemand: Sendable {
       let leaf = parent.leafSize
       if parent.allowsLeaf && (virtualAddress &- physicalAddress) % leaf == 0 {
         let partial = (virtualAddress % leaf != 0 ? 1 : 0) + (end % leaf != 0 ? 1 : 0)
-        counts[level] += min(span, partial)
+        perLevel[level] += min(span, partial)
       } else {
-        counts[level] += span
+        perLevel[level] += span
       }
     }
   }
@@ -51,7 +65,7 @@ public struct TableDemand: Sendable {
     let end = virtualAddress + size
     for level in 1..<levels.count {
       let shift = UInt64(levels[level - 1].shift)
-      counts[level] += Int(((end - 1) >> shift) - (virtualAddress >> shift) + 1)
+      perLevel[level] += Int(((end - 1) >> shift) - (virtualAddress >> shift) + 1)
     }
   }
 
@@ -59,7 +73,7 @@ public struct TableDemand: Sendable {
   public mutating func addUnmapEdges(_ boundaries: Int) {
     var belowABlockLevel = false
     for level in 0..<levels.count {
-      if belowABlockLevel { counts[level] += boundaries }
+      if belowABlockLevel { perLevel[level] += boundaries }
       if levels[level].allowsLeaf && level < levels.count - 1 { belowABlockLevel = true }
     }
   }
@@ -68,8 +82,8 @@ public struct TableDemand: Sendable {
   public mutating func cap(virtualAddress: UInt64, size: UInt64, from before: TableDemand) {
     var whole = TableDemand(levels: levels)
     whole.addMapAnyLayout(virtualAddress: virtualAddress, size: size)
-    for level in counts.indices {
-      counts[level] = min(counts[level], before.counts[level] + whole.counts[level])
+    for level in 0..<levels.count {
+      perLevel[level] = min(perLevel[level], before.perLevel[level] + whole.perLevel[level])
     }
   }
 }

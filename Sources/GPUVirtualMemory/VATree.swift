@@ -47,6 +47,9 @@ public struct VATree: Sendable {
 
   /// Makes sure at least `count` inserts can follow without allocating.
   public mutating func reserve(_ count: Int) {
+    // Makes the node storage this tree's own and large enough: the inserts and
+    // removals that follow then write in place (no copy on write, no growth).
+    nodes.reserveCapacity(nodes.count + max(0, count - freeCount))
     while freeCount < count {
       let index = Int32(nodes.count)
       nodes.append(
@@ -87,12 +90,24 @@ public struct VATree: Sendable {
     return best >= 0 ? best : nil
   }
 
-  /// The first VA (lowest address) overlapping `[start, end)`, in O(log n).
+  /// The first VA (lowest address) overlapping `[start, end)`, in O(log n): one
+  /// descent towards `start`, which passes both the VA at or below `start` (if it
+  /// contains `start`, no VA before it can overlap) and the least VA above it.
   @inlinable
   public func firstOverlap(start: UInt64, end: UInt64) -> Int32? {
-    if let below = floor(start), nodes[Int(below)].va.end > start { return below }
-    if let above = ceiling(start), nodes[Int(above)].va.address < end { return above }
-    return nil
+    var t = root
+    var above: Int32 = -1
+    while t >= 0 {
+      let address = nodes[Int(t)].va.address
+      if address <= start {
+        if address &+ nodes[Int(t)].va.range > start { return t }
+        t = nodes[Int(t)].right
+      } else {
+        above = t
+        t = nodes[Int(t)].left
+      }
+    }
+    return above >= 0 && nodes[Int(above)].va.address < end ? above : nil
   }
 
   /// The VA after node `index` if it begins before `end`.

@@ -205,7 +205,7 @@ import Testing
     #expect(request.va.end == 0x11_0000)
   }
 
-  // GPUVAPlan.swift: `GPUVAPlan`.
+  // GPUVAPlan.swift: `GPUVAPlan`; PlanStepList.swift: `PlanStepList` (the same plan).
   @Test func gpuVAPlan() throws {
     let space = try GPUVASpace(start: 0x4000, range: 1 << 39, pageSize: 0x4000)
     let plan = try space.planMap(
@@ -214,6 +214,9 @@ import Testing
         backing: .object(BufferObjectID(1), offset: 0)))
     for step in plan.steps { print(step) }
     #expect(plan.steps.map(\.description) == ["map [0x4000, +0x4000) bo1@0x0"])
+    #expect(plan.steps.count == 1)
+    #expect(!plan.steps.isAllocated)
+    #expect(plan.steps.description == "[map [0x4000, +0x4000) bo1@0x0]")
   }
 
   // VATree.swift: `VATree`.

@@ -16,7 +16,7 @@ struct MadviseCase: CustomTestStringConvertible, Sendable {
   var name: String
   var old: [GPUVA]
   var range: (UInt64, UInt64)
-  var steps: [PlanStep]
+  var steps: PlanStepList
   var new: [GPUVA]
   var testDescription: String { name }
 }

@@ -29,7 +29,7 @@ struct Diagram: CustomTestStringConvertible, Sendable {
   var number: String
   var old: [GPUVA]
   var request: GPUVA
-  var steps: [PlanStep]
+  var steps: PlanStepList
   var new: [GPUVA]
   var testDescription: String { "diagram \(number)" }
 }

@@ -81,7 +81,18 @@ public struct TLBGather<Invalidator: TLBInvalidator>: ~Copyable {
   }
 
   /// How many unlinked tables wait for the flush.
-  @usableFromInline var freedTableCount: Int { unlinked.count }
+  public var freedTableCount: Int { unlinked.count }
+
+  /// How many unlinked tables the gather holds without allocating.
+  public var freedTableCapacity: Int { unlinked.capacity }
+
+  /// Makes room for `count` unlinked tables, so that collecting up to that many
+  /// allocates nothing: a caller that must not allocate while it unmaps (a GPU
+  /// bind's commit, in the fence-signalling path) reserves its worst case first.
+  /// The room stays until the gather is dropped.
+  public mutating func reserveCapacity(freedTables count: Int) {
+    unlinked.reserveCapacity(count)
+  }
 
   /// Whether nothing is pending.
   public var isEmpty: Bool { start == end && unlinked.count == 0 }
@@ -224,8 +235,17 @@ struct UnlinkedTables {
     }
   }
 
+  /// How many tables fit without allocating.
+  var capacity: Int { Self.inlineCapacity + more.capacity }
+
+  /// Makes room for `total` tables.
+  mutating func reserveCapacity(_ total: Int) {
+    if total > Self.inlineCapacity { more.reserveCapacity(total - Self.inlineCapacity) }
+  }
+
+  /// Forgets every table, keeping the room reserved.
   mutating func removeAll() {
-    if count > Self.inlineCapacity { more = [] }
+    if count > Self.inlineCapacity { more.removeAll(keepingCapacity: true) }
     count = 0
   }
 }
