@@ -1,4 +1,5 @@
 import PageTables
+import PhysicalPageTables
 import Testing
 
 /// Scatter-gather maps, splits, and every failure path of the engine's operations:
@@ -8,10 +9,12 @@ import Testing
   let twoMiB: UInt64 = 2 << 20
 
   func failingTable(runLength: Int = 1, rule: LiveEntryRule = .replaceThenInvalidate)
-    throws -> PageTable<ToyFormat, FailingTableMemory>
+    throws -> PageTable<ToyFormat, FaultInjectingTableMemory<ImageTableMemory>>
   {
     try PageTable(
-      format: ToyFormat(runLength: runLength, liveEntryRule: rule), memory: FailingTableMemory(),
+      format: ToyFormat(runLength: runLength, liveEntryRule: rule),
+      memory: FaultInjectingTableMemory(
+        try ImageTableMemory(base: 0x4000_0000, byteCount: 8 << 20)),
       options: PageTableOptions(trapOnLeakedMappings: true))
   }
 
@@ -109,10 +112,12 @@ import Testing
     var failures = 0
     for n in 1...64 {
       let table = try failingTable()
-      table.memory.failAllocation(n)
+      table.memory.injectFaults(.failing(allocation: n))
       do {
         try table.map(virtualAddress: 1 << 30, segments: pieces, protection: .readWrite)
-        #expect(table.memory.allocations < n, "succeeded although allocation \(n) failed")
+        #expect(
+          table.memory.faultInjectionCounts.injectedFaults == 0,
+          "succeeded although allocation \(n) failed")
         try unmapAll(table)
         #expect(table.memory.liveTables == 1)
         break
@@ -148,7 +153,7 @@ import Testing
     #expect(table.translate(cut)?.protection == .readWrite)
     #expect(gather.invalidator.covers(va) && gather.invalidator.covers(cut))
     // No memory at all now: both sides still unmap.
-    table.memory.failEveryAllocation(true)
+    table.memory.injectFaults(.failing(fromAllocation: 1))
     #expect(try unmapAndFlush(table, cut, va + (1 << 30) - cut) == va + (1 << 30) - cut)
     #expect(try unmapAndFlush(table, va, cut - va) == cut - va)
     #expect(table.dump().isEmpty)
@@ -180,7 +185,7 @@ import Testing
     try table.map(
       virtualAddress: 1 << 30, physicalAddress: 0, size: 1 << 30, protection: .readWrite)
     for n in [1, 2] {
-      table.memory.failAllocation(n)
+      table.memory.injectFaults(.failing(allocation: n))
       #expect(throws: PageTableError.outOfTableMemory) {
         try table.split(at: (1 << 30) + g, gather: &gather)
       }
@@ -189,7 +194,7 @@ import Testing
       let empty = gather.isEmpty
       #expect(empty)
     }
-    table.memory.failAllocation(nil)
+    table.memory.injectFaults(.never)
     #expect(try table.split(at: (1 << 30) + g, gather: &gather))
     table.flush(&gather)
     try unmapAll(table)
@@ -216,7 +221,7 @@ import Testing
     let before = table.dump()
     // Both edges cut a block: two tables are needed.
     for n in [1, 2] {
-      table.memory.failAllocation(n)
+      table.memory.injectFaults(.failing(allocation: n))
       var gather = TLBGather(invalidator: RecordingTLB())
       #expect(throws: PageTableError.outOfTableMemory) {
         try table.unmap(virtualAddress: va + g, size: 2 * twoMiB, gather: &gather)
@@ -226,7 +231,7 @@ import Testing
       #expect(table.dump() == before)
       #expect(table.memory.liveTables == 2, "reserved tables were given back")
     }
-    table.memory.failAllocation(nil)
+    table.memory.injectFaults(.never)
     #expect(try unmapAndFlush(table, va + g, 2 * twoMiB) == 2 * twoMiB)
     #expect(table.translate(va)?.physicalAddress == 0)
     #expect(table.translate(va + g) == nil)
@@ -237,7 +242,8 @@ import Testing
 
   /// The caller's natural code: a gather, several unmaps, the error propagates.
   func unmapTwice(
-    _ table: PageTable<ToyFormat, FailingTableMemory>, record: SharedTLB.Record
+    _ table: PageTable<ToyFormat, FaultInjectingTableMemory<ImageTableMemory>>,
+    record: SharedTLB.Record
   ) throws(PageTableError) {
     var gather = TLBGather(invalidator: SharedTLB(record))
     try table.unmap(virtualAddress: 0x4000_0000, size: g, gather: &gather)
@@ -250,7 +256,7 @@ import Testing
     try table.map(virtualAddress: 0x4000_0000, physicalAddress: 0, size: g, protection: .readWrite)
     try table.map(
       virtualAddress: 0x8000_0000, physicalAddress: 0, size: twoMiB, protection: .readWrite)
-    table.memory.failEveryAllocation(true)
+    table.memory.injectFaults(.failing(fromAllocation: 1))
     let record = SharedTLB.Record()
     #expect(throws: PageTableError.outOfTableMemory) { try unmapTwice(table, record: record) }
     #expect(table.translate(0x4000_0000) == nil, "the first unmap happened")
@@ -360,7 +366,7 @@ import Testing
         virtualAddress: va, size: twoMiB, protection: Protection(global: true), gather: &gather)
     }
     for n in [1, 2] {
-      table.memory.failAllocation(n)
+      table.memory.injectFaults(.failing(allocation: n))
       #expect(throws: PageTableError.outOfTableMemory) {
         try table.protect(
           virtualAddress: va + g, size: 2 * twoMiB, protection: .readOnly, gather: &gather)
@@ -438,7 +444,8 @@ import Testing
     // Memory that does not declare its range: the root fits under 4 GiB, the next
     // table would be at 4 GiB, out of a 32-bit output size.
     let format = try ARM64Format(granule: .k4, inputBits: 32, outputBits: 32)
-    let memory = FailingTableMemory(base: 0xFFFF_F000, byteCount: 1 << 16)
+    let memory = FaultInjectingTableMemory(
+      try ImageTableMemory(base: 0xFFFF_F000, byteCount: 1 << 16))
     let table = try PageTable(
       format: format, memory: memory, options: PageTableOptions(trapOnLeakedMappings: true))
     #expect(throws: PageTableError.tableMemoryOutOfReach(physicalAddress: 1 << 32)) {

@@ -31,7 +31,7 @@ import Testing
   }
 
   @Test func aMapThatFillsAWholeTableWritesEveryEntryOfAnUnzeroedTable() throws {
-    let memory = GarbageTableMemory()
+    let memory = try GarbageTableMemory()
     let table = try PageTable(
       format: ToyFormat(runLength: 1), memory: memory,
       options: PageTableOptions(trapOnLeakedMappings: true))
@@ -391,9 +391,13 @@ final class NSLockLike: @unchecked Sendable {
 /// Table memory whose tables allocated for overwrite are full of garbage, to prove
 /// the engine writes every entry of such a table before anyone reads it.
 final class GarbageTableMemory: ForwardingTableMemory, @unchecked Sendable {
-  let image = try! ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
+  let image: ImageTableMemory
   private let counter = LeakBox()
   var overwriteAllocations: Int { counter.runs.count }
+
+  init() throws {
+    image = try ImageTableMemory(base: 0x4000_0000, byteCount: 4 << 20)
+  }
 
   func allocateTable(byteCount: Int) -> UInt64? { image.allocateTable(byteCount: byteCount) }
   func allocateTableForOverwrite(byteCount: Int) -> UInt64? {

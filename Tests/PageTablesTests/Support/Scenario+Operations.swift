@@ -1,4 +1,5 @@
 import PageTables
+import PhysicalPageTables
 import Testing
 
 /// The scenarios of protect, scatter-gather maps, split(at:) and dirty state
@@ -148,16 +149,19 @@ extension Scenario {
       PhysicalSegment(physicalAddress: 2 * block, size: block),
     ]
     let total = 2 * block + g
-    func fresh() throws -> PageTable<Format, FailingTableMemory> {
+    func fresh() throws -> PageTable<Format, FaultInjectingTableMemory<ImageTableMemory>> {
       try PageTable(
-        format: format, memory: FailingTableMemory(byteCount: 32 << 20),
+        format: format,
+        memory: FaultInjectingTableMemory(
+          try ImageTableMemory(base: 0x4000_0000, byteCount: 32 << 20)),
         options: PageTableOptions(trapOnLeakedMappings: true))
     }
     /// Runs `operation` with allocation n failing, for n = 1, 2, … until it
     /// succeeds; after each failure the table must dump as before.
     func everyFailure(
       _ what: String, mapsFirst: Bool,
-      _ operation: (PageTable<Format, FailingTableMemory>) throws(PageTableError) -> Void
+      _ operation: (PageTable<Format, FaultInjectingTableMemory<ImageTableMemory>>)
+        throws(PageTableError) -> Void
     ) throws {
       for n in 1...64 {
         let table = try fresh()
@@ -165,10 +169,10 @@ extension Scenario {
           try table.map(virtualAddress: va, segments: pieces, protection: protections[0])
         }
         let before = table.dump()
-        table.memory.failAllocation(n)
+        table.memory.injectFaults(.failing(allocation: n))
         do {
           try operation(table)
-          table.memory.failAllocation(nil)
+          table.memory.injectFaults(.never)
           try unmapAndFlush(table, va, total)
           #expect(table.memory.liveTables == table.rootCount, "\(what): tables left")
           return
@@ -178,7 +182,7 @@ extension Scenario {
             "\(what), allocation \(n) failed: \(error)")
           #expect(table.dump() == before, "\(what), allocation \(n) failed: something changed")
         }
-        table.memory.failAllocation(nil)
+        table.memory.injectFaults(.never)
         try unmapAndFlush(table, va, total)
         #expect(
           table.memory.liveTables == table.rootCount, "\(what), allocation \(n): a table leaked")
