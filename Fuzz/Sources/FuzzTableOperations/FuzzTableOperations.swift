@@ -140,6 +140,7 @@ enum TableOperations {
         trace(
           "map va 0x\(String(va, radix: 16)) pa 0x\(String(pa, radix: 16)) size 0x\(String(size, radix: 16))"
         )
+        let tablesBefore = memory.liveTables
         do {
           try table.map(virtualAddress: va, physicalAddress: pa, size: size, protection: protection)
           guard !model.overlaps(va, size) else {
@@ -155,6 +156,9 @@ enum TableOperations {
           if case .alreadyMapped = error, !model.overlaps(va, size) {
             fatalError("map \(step) refused as already mapped over free addresses")
           }
+          guard memory.liveTables == tablesBefore else {
+            fatalError("map \(step) failed and kept \(memory.liveTables - tablesBefore) tables")
+          }
         }
         checkAround(va, size, "map \(step)")
       case 2:
@@ -165,6 +169,7 @@ enum TableOperations {
         let protection = input.pick(protections)
         let total = segments.reduce(0) { $0 &+ $1.size }
         trace("sg map va 0x\(String(va, radix: 16)) \(segments)")
+        let tablesBefore = memory.liveTables
         do {
           try table.map(virtualAddress: va, segments: segments, protection: protection)
           guard !model.overlaps(va, total) else {
@@ -185,6 +190,9 @@ enum TableOperations {
           trace("  \(error); tables \(memory.liveTables)")
           if case .alreadyMapped = error, !model.overlaps(va, total) {
             fatalError("sg map \(step) refused as already mapped over free addresses")
+          }
+          guard memory.liveTables == tablesBefore else {
+            fatalError("sg map \(step) failed and kept \(memory.liveTables - tablesBefore) tables")
           }
         }
         checkAround(va, total, "sg map \(step)")

@@ -8,6 +8,8 @@ struct MapCursor {
   /// Leaf templates by level, computed on first use (bit `level` of `ready`).
   @usableFromInline var templates: InlineArray<6, UInt64>
   @usableFromInline var ready: UInt8
+  /// The tables the map links, allocated when it first needs one.
+  @usableFromInline var reserve = MapReserve()
 }
 
 /// Why a step of `map` failed. Trivial (no `String` payload, unlike
@@ -24,6 +26,10 @@ enum MapFailure {
   /// The format refused the protection at this level (`map` asks it again for the
   /// error to throw).
   case template(level: Int)
+  /// A table is needed and the map has not counted and allocated its tables yet
+  /// (``PageTable/countTables(start:end:physicalAddress:cursor:into:)``); the
+  /// cursor says where to resume.
+  case tablesNotReserved
 }
 
 /// How a step of `map` ended.
@@ -44,7 +50,11 @@ extension PageTable {
   ///
   /// Nothing is changed unless everything is mapped: if the range meets an existing
   /// mapping, or table memory runs out, the leaves this call wrote are removed
-  /// again before it throws (tables it created stay, empty, and are reused).
+  /// again before it throws, and it linked no table: the tables a map needs are
+  /// counted and allocated before it links the first one, so it fails before
+  /// (giving them back) or not at all. (A racing unmap of a neighbouring range that
+  /// unlinks a table the count relied on makes the map allocate as it goes; only
+  /// then can a failure leave an empty table, which an unmap over it frees.)
   /// A leaf is never written over a table: where an empty table is in the way, the
   /// range is mapped with smaller leaves inside it.
   ///
@@ -66,7 +76,17 @@ extension PageTable {
     var cursor = MapCursor(
       virtualAddress: start, physicalAddress: physicalAddress, end: start &+ size,
       protection: protection, templates: templates, ready: 1 << UInt8(pageLevel))
-    if let failure = mapCursorRange(&cursor) {
+    var failure = mapCursorRange(&cursor)
+    if case .tablesNotReserved? = failure {
+      var demand = TableDemand()
+      failure =
+        countTables(
+          start: cursor.virtualAddress, end: cursor.end, physicalAddress: cursor.physicalAddress,
+          cursor: &cursor, into: &demand)
+        ?? allocateTables(demand, into: &cursor.reserve) ?? mapCursorRange(&cursor)
+      releaseTables(&cursor.reserve)
+    }
+    if let failure {
       rollBack(start: start, end: cursor.virtualAddress)
       throw mapError(for: failure, protection: protection)
     }
@@ -105,6 +125,8 @@ extension PageTable {
     switch failure {
     case .alreadyMapped(let address): return .alreadyMapped(virtualAddress: address)
     case .outOfTableMemory: return .outOfTableMemory
+    case .tablesNotReserved:
+      fatalError("PageTable.map: tables are reserved once, before any is linked")
     case .tableOutOfReach(let address): return .tableMemoryOutOfReach(physicalAddress: address)
     case .template(let level):
       do {
@@ -145,11 +167,12 @@ extension PageTable {
       case .empty:
         switch installTable(
           view, level: level, index: index, replacing: entry,
-          childBytes: geometry.childTableBytes)
+          childBytes: geometry.childTableBytes, cursor: &cursor)
         {
         case .installed(let installed): entry = installed
         case .retry: return .retry
         case .outOfMemory: return .failed(.outOfTableMemory)
+        case .notReserved: return .failed(.tablesNotReserved)
         case .outOfReach(let address): return .failed(.tableOutOfReach(address))
         }
       case .table:
@@ -218,11 +241,13 @@ extension PageTable {
         return .failed(.alreadyMapped(externalAddress(cursor.virtualAddress)))
       case .empty:
         switch installTable(
-          view, level: level, index: index, replacing: entry, childBytes: childBytes)
+          view, level: level, index: index, replacing: entry, childBytes: childBytes,
+          cursor: &cursor)
         {
         case .installed(let installed): entry = installed
         case .retry: return .retry
         case .outOfMemory: return .failed(.outOfTableMemory)
+        case .notReserved: return .failed(.tablesNotReserved)
         case .outOfReach(let address): return .failed(.tableOutOfReach(address))
         }
       case .table:
@@ -247,31 +272,47 @@ extension PageTable {
     case retry
     /// No table memory.
     case outOfMemory
+    /// The map has not reserved its tables yet.
+    case notReserved
     /// The memory gave a table the format cannot point at (freed again).
     case outOfReach(UInt64)
   }
 
-  /// Allocates a table and installs it in the empty slot `index` of `view` (of
-  /// `level`, holding the empty entry `empty`) with compare-and-swap. Kept out of line so the walk's hot loop stays small.
+  /// Takes a reserved table (see ``MapReserve``) and installs it in the empty slot
+  /// `index` of `view` (of `level`, holding the empty entry `empty`) with
+  /// compare-and-swap. Kept out of line so the walk's hot loop stays small.
   @inline(never) @usableFromInline
   func installTable(
-    _ view: TableView, level: Int, index: Int, replacing empty: UInt64, childBytes: Int
+    _ view: TableView, level: Int, index: Int, replacing empty: UInt64, childBytes: Int,
+    cursor: inout MapCursor
   ) -> InstallResult {
-    guard let child = memory.allocateTable(byteCount: childBytes) else { return .outOfMemory }
-    if checksEachTable && isOutOfReach(child, byteCount: childBytes, level: level) {
-      memory.freeTable(at: child, byteCount: childBytes)
-      return .outOfReach(child)
+    guard cursor.reserve.isCounted else { return .notReserved }
+    let child: UInt64
+    if let reserved = takeReservedTable(
+      level: level &+ 1, forOverwrite: false, from: &cursor.reserve)
+    {
+      child = reserved
+    } else {
+      // A racing unmap unlinked a table the count relied on: allocate as we go.
+      guard let allocated = memory.allocateTable(byteCount: childBytes) else {
+        return .outOfMemory
+      }
+      if checksEachTable && isOutOfReach(allocated, byteCount: childBytes, level: level) {
+        memory.freeTable(at: allocated, byteCount: childBytes)
+        return .outOfReach(allocated)
+      }
+      child = allocated
     }
     guard reserve(view, 1) else {
-      memory.freeTable(at: child, byteCount: childBytes)
+      returnReservedTable(child, level: level &+ 1, into: &cursor.reserve)
       return .retry
     }
     let tableEntry = format.tableEntry(pointingTo: child, level: level)
     let result = publish(view, index, expected: empty, desired: tableEntry)
     if result.exchanged { return .installed(tableEntry) }
-    // Another mapper installed a table first: use theirs, free ours.
+    // Another mapper installed a table first: use theirs, keep ours for later.
     _ = releaseEntries(view, 1)
-    memory.freeTable(at: child, byteCount: childBytes)
+    returnReservedTable(child, level: level &+ 1, into: &cursor.reserve)
     guard format.kind(of: result.original, level: level) == .table else { return .retry }
     return .installed(result.original)
   }
@@ -289,32 +330,43 @@ extension PageTable {
     case raced
   }
 
-  /// Allocates a child table for the empty slot `index` of `view` without zeroing
-  /// it, writes all its leaves from the cursor, and installs it with compare-and-
-  /// swap. Nobody can see the table before the swap, so no entry is read; if the
-  /// swap fails the table is cleared and freed and the cursor restored.
+  /// Takes a reserved child table for the empty slot `index` of `view` (allocated
+  /// without zeroing), writes all its leaves from the cursor, and installs it with
+  /// compare-and-swap. Nobody can see the table before the swap, so no entry is
+  /// read; if the swap fails the table is cleared and put back and the cursor
+  /// restored.
   @inline(never) @usableFromInline
   func prefillTable(
     _ view: TableView, level: Int, index: Int, childBytes: Int, cursor: inout MapCursor
   ) -> PrefillResult {
+    guard cursor.reserve.isCounted else { return .failed(.tablesNotReserved) }
     let childLevel = level &+ 1
     if cursor.ready & (1 << UInt8(truncatingIfNeeded: childLevel)) == 0 {
       guard prepareTemplate(level: childLevel, cursor: &cursor) else {
         return .failed(.template(level: childLevel))
       }
     }
-    guard let child = memory.allocateTableForOverwrite(byteCount: childBytes) else {
-      return .failed(.outOfTableMemory)
+    let child: UInt64
+    if let reserved = takeReservedTable(
+      level: childLevel, forOverwrite: true, from: &cursor.reserve)
+    {
+      child = reserved
+    } else {
+      // A racing unmap unlinked a table the count relied on: allocate as we go.
+      guard let allocated = memory.allocateTableForOverwrite(byteCount: childBytes) else {
+        return .failed(.outOfTableMemory)
+      }
+      if checksEachTable && isOutOfReach(allocated, byteCount: childBytes, level: level) {
+        // Not written yet: zero it before giving it back.
+        // SAFETY: the table was just allocated and is not reachable by anyone else.
+        discardUnpublished(
+          unsafe memory.unsafeTable(at: allocated, byteCount: childBytes), at: allocated,
+          byteCount: childBytes)
+        return .failed(.tableOutOfReach(allocated))
+      }
+      child = allocated
     }
-    if checksEachTable && isOutOfReach(child, byteCount: childBytes, level: level) {
-      // Not written yet: zero it before giving it back.
-      // SAFETY: the table was just allocated and is not reachable by anyone else.
-      discardUnpublished(
-        unsafe memory.unsafeTable(at: child, byteCount: childBytes), at: child,
-        byteCount: childBytes)
-      return .failed(.tableOutOfReach(child))
-    }
-    // SAFETY: the table was just allocated and is not yet reachable by anyone else.
+    // SAFETY: the table was just taken and is not yet reachable by anyone else.
     let table = unsafe memory.unsafeTable(at: child, byteCount: childBytes)
     let saved = cursor
     let count = plan(childLevel).entryCount
@@ -324,18 +376,19 @@ extension PageTable {
     case .done: break
     default: fatalError("PageTable.map: filling an unpublished table cannot conflict")
     }
+    var outcome = PrefillResult.retry
     if reserve(view, 1) {
       let result = publish(
         view, index, expected: 0, desired: format.tableEntry(pointingTo: child, level: level))
       if result.exchanged { return .published }
       _ = releaseEntries(view, 1)
-      discardUnpublished(table, at: child, byteCount: childBytes)
-      cursor = saved
-      return .raced
+      outcome = .raced
     }
-    discardUnpublished(table, at: child, byteCount: childBytes)
+    table.storeLinear(from: 0, count: table.count, first: 0, delta: 0)
+    table.setWord(0)
     cursor = saved
-    return .retry
+    returnReservedTable(child, level: childLevel, into: &cursor.reserve)
+    return outcome
   }
 
   /// Clears and frees a table that was never published.

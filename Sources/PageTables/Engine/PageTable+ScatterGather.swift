@@ -64,20 +64,48 @@ extension PageTable {
     let operation = enterOperation()
     defer { exitOperation(operation) }
     var position = start
-    for segment in segments {
+    var reserve = MapReserve()
+    var piece = segments.startIndex
+    while piece != segments.endIndex {
+      let segment = segments[piece]
       var cursor = MapCursor(
         virtualAddress: position, physicalAddress: segment.physicalAddress,
         end: position &+ segment.size, protection: protection, templates: templates,
-        ready: ready)
-      if let failure = mapCursorRange(&cursor) {
+        ready: ready, reserve: reserve)
+      var failure = mapCursorRange(&cursor)
+      if case .tablesNotReserved? = failure {
+        // The first table needed: count those of this piece's rest and every later
+        // piece, and allocate them all before linking one.
+        var demand = TableDemand()
+        failure = countTables(
+          start: cursor.virtualAddress, end: cursor.end, physicalAddress: cursor.physicalAddress,
+          cursor: &cursor, into: &demand)
+        var later = segments.index(after: piece)
+        var laterStart = cursor.end
+        while failure == nil && later != segments.endIndex {
+          let next = segments[later]
+          failure = countTables(
+            start: laterStart, end: laterStart &+ next.size,
+            physicalAddress: next.physicalAddress, cursor: &cursor, into: &demand)
+          laterStart &+= next.size
+          later = segments.index(after: later)
+        }
+        failure =
+          failure ?? allocateTables(demand, into: &cursor.reserve) ?? mapCursorRange(&cursor)
+      }
+      if let failure {
+        releaseTables(&cursor.reserve)
         rollBack(start: start, end: cursor.virtualAddress)
         throw mapError(for: failure, protection: protection)
       }
-      // Later pieces reuse the leaf templates this one computed.
+      // Later pieces reuse the leaf templates this one computed, and its reserve.
       templates = cursor.templates
       ready = cursor.ready
+      reserve = cursor.reserve
       position = cursor.end
+      piece = segments.index(after: piece)
     }
+    releaseTables(&reserve)
     return total
   }
 }

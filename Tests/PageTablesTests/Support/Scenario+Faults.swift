@@ -33,8 +33,10 @@ struct FaultLayout {
 extension Scenario {
   /// A large map that needs many tables (pages, blocks, across a table boundary),
   /// with the N-th table allocation failing for every N until it succeeds: each
-  /// failure reports `outOfTableMemory` and leaves every translation as it was; after
-  /// cleanup no table is left allocated.
+  /// failure reports `outOfTableMemory`, leaves every translation as it was and
+  /// keeps no table it allocated (not even an empty one linked); after cleanup no
+  /// table is left allocated. The same map meeting a mapping at its last page
+  /// fails before it links a table.
   func tableFaultsInLargeMap<Format: PageTableFormat>(
     _ format: Format, _ protection: Protection
   ) throws {
@@ -49,6 +51,15 @@ extension Scenario {
     let start = place.base + place.span - place.block - 3 * g
     let size = 2 * place.block + 8 * g
     let pa = start - place.base
+    let last = start + size - g
+    try table.map(virtualAddress: last, physicalAddress: 0, size: g, protection: protection)
+    let tablesWithLast = memory.liveTables
+    #expect(throws: PageTableError.alreadyMapped(virtualAddress: last)) {
+      try table.map(virtualAddress: start, physicalAddress: pa, size: size, protection: protection)
+    }
+    #expect(memory.liveTables == tablesWithLast, "a map that met a mapping kept tables")
+    #expect(table.translate(start) == nil)
+    try unmapAndFlush(table, last, g)
     let before = table.dump()
     let tablesBefore = memory.liveTables
     var failures = 0
@@ -66,6 +77,9 @@ extension Scenario {
           table.dump() == before, "allocation \(n) failed: the table must translate as before")
         #expect(table.translate(start) == nil)
         #expect(table.translate(place.base)?.physicalAddress == 0)
+        #expect(
+          memory.liveTables == tablesBefore,
+          "allocation \(n) failed: the tables the map allocated must all be freed")
       }
     }
     memory.injectFaults(.never)

@@ -169,6 +169,7 @@ extension Scenario {
           try table.map(virtualAddress: va, segments: pieces, protection: protections[0])
         }
         let before = table.dump()
+        let tablesBefore = table.memory.liveTables
         table.memory.injectFaults(.failing(allocation: n))
         do {
           try operation(table)
@@ -181,6 +182,9 @@ extension Scenario {
             error as? PageTableError == .outOfTableMemory,
             "\(what), allocation \(n) failed: \(error)")
           #expect(table.dump() == before, "\(what), allocation \(n) failed: something changed")
+          #expect(
+            table.memory.liveTables == tablesBefore,
+            "\(what), allocation \(n) failed: a table it allocated was kept")
         }
         table.memory.injectFaults(.never)
         try unmapAndFlush(table, va, total)
