@@ -94,21 +94,42 @@ public struct Geometry: Hashable, Sendable {
   /// Every leaf size the format can map, largest first.
   public var leafSizes: [UInt64] { levels.filter { $0.allowsLeaf }.map { $0.leafSize } }
 
-  /// Checks the geometry is one the engine can walk; traps otherwise (a format
-  /// description is code, so a bad one is a bug, not bad input).
-  func validate() {
-    precondition(!levels.isEmpty && levels.count <= 6, "Geometry: 1 to 6 levels")
-    precondition(levels[levels.count - 1].allowsLeaf, "Geometry: the last level maps pages")
-    for i in 1..<levels.count {
-      precondition(
-        levels[i].shift + levels[i].indexBits == levels[i - 1].shift,
-        "Geometry: level \(i) must index exactly the bits below level \(i - 1)")
+  /// Checks the geometry is one the engine can walk (``PageTable``'s initializer
+  /// calls it, so a custom format's mistake is refused before anything is made).
+  ///
+  /// - Throws: ``PageTableError/invalidConfiguration(_:)`` naming the rule broken.
+  func validate() throws(PageTableError) {
+    func refuse(_ rule: String) -> PageTableError { .invalidConfiguration("Geometry: " + rule) }
+    guard !levels.isEmpty && levels.count <= 6 else { throw refuse("1 to 6 levels") }
+    guard levels[levels.count - 1].allowsLeaf else { throw refuse("the last level maps pages") }
+    for i in 0..<levels.count {
+      let level = levels[i]
+      guard
+        level.indexBits >= 1 && level.indexBits <= 24 && level.shift >= 0
+          && level.shift + level.indexBits <= 64
+      else {
+        throw refuse(
+          "level \(i) indexes 1 to 24 bits of the virtual address, all below bit 64")
+      }
+      let run = level.contiguousRun
+      guard run >= 1 && run <= 128 && run & (run - 1) == 0 && run <= level.entryCount else {
+        throw refuse("level \(i)'s contiguous run is a power of two from 1 to 128 entries")
+      }
+      if i > 0 && levels[i - 1].allowsLeaf && !level.allowsLeaf {
+        throw refuse("level \(i) allows leaves, as the level above does (blocks split into it)")
+      }
+      if i > 0 && level.shift + level.indexBits != levels[i - 1].shift {
+        throw refuse("level \(i) must index exactly the bits below level \(i - 1)")
+      }
     }
-    precondition(rootCoverageBits + rootSelectBits <= 64, "Geometry: index bits fit 64")
-    precondition(rootSelectBits <= 2, "Geometry: at most 4 roots")
-    precondition(!windows.isEmpty && windows.count <= 2, "Geometry: one or two windows")
-    precondition(
-      minimumRootBytes == 0 || minimumRootBytes & (minimumRootBytes - 1) == 0,
-      "Geometry: minimumRootBytes is a power of two")
+    guard rootSelectBits >= 0 && rootSelectBits <= 2 else { throw refuse("at most 4 roots") }
+    guard rootCoverageBits + rootSelectBits <= 64 else { throw refuse("index bits fit 64") }
+    guard !windows.isEmpty && windows.count <= 2 && windows.allSatisfy({ $0.first <= $0.last })
+    else { throw refuse("one or two windows, each first <= last") }
+    guard outputBits >= 1 && outputBits <= 64 else { throw refuse("1 to 64 output bits") }
+    guard
+      minimumRootBytes >= 0 && minimumRootBytes <= 1 << 20
+        && minimumRootBytes & (minimumRootBytes - 1) == 0
+    else { throw refuse("minimumRootBytes is 0 or a power of two up to 1 MiB") }
   }
 }

@@ -188,6 +188,9 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
 
   /// A table of `size` bytes, zeroed or left for the engine to overwrite whole.
   func allocate(_ size: Int, zeroed: Bool) -> UInt64? {
+    // A size that is no table (not a power of two, or larger than the image) gets
+    // nothing, like a full image, rather than a trap in the arithmetic below.
+    guard size > 0 && size & (size &- 1) == 0 && size <= byteCount else { return nil }
     let size = max(size, Self.wordGranule)
     let offset: Int? = lock.withLock {
       if let list = freeLists.firstIndex(where: { $0.byteCount == size }),
@@ -249,12 +252,25 @@ public final class ImageTableMemory: TableMemory, @unchecked Sendable {
       entries: storage + offset, count: size / 8, bookkeeping: word(forOffset: offset))
   }
 
+  /// The offset of the table at `physicalAddress`; traps naming the contract of
+  /// ``TableMemory`` (only tables of this image are passed) otherwise.
   @inline(__always)
   func checkedOffset(_ physicalAddress: UInt64, _ size: Int) -> Int {
+    guard let offset = offsetInImage(physicalAddress, size) else {
+      fatalError("ImageTableMemory: a table passed to it lies inside the image")
+    }
+    return offset
+  }
+
+  /// The offset of `[physicalAddress, physicalAddress + size)` in the image, or nil
+  /// if it is not inside (no arithmetic that can trap).
+  @inline(__always)
+  func offsetInImage(_ physicalAddress: UInt64, _ size: Int) -> Int? {
     let offset = physicalAddress &- base
-    precondition(
-      physicalAddress >= base && offset <= UInt64(byteCount - size),
-      "ImageTableMemory: table address outside the image")
+    guard
+      physicalAddress >= base && size >= 0 && size <= byteCount
+        && offset <= UInt64(byteCount &- size)
+    else { return nil }
     return Int(offset)
   }
 }

@@ -97,7 +97,7 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
     format: Format, memory: Memory, options: PageTableOptions = PageTableOptions()
   ) throws(PageTableError) {
     let geometry = format.geometry
-    geometry.validate()
+    try geometry.validate()
     // Roots are allocated before the designated initializer runs, so a failure never
     // has to destroy a partly initialized table (whose atomics trip the optimizer).
     let unreachable = Self.firstUnreachableTable(
@@ -193,8 +193,28 @@ public final class PageTable<Format: PageTableFormat, Memory: TableMemory>: Page
   }
 
   /// The physical address of root table `index` (what a TTBR, CR3 or `satp` holds).
+  ///
+  /// `index` must be below ``rootCount`` (a trap names it otherwise); for an index
+  /// that comes from outside, use ``rootAddress(at:)``, which throws instead.
   public func rootAddress(_ index: Int = 0) -> UInt64 {
-    precondition(index >= 0 && index < rootCount, "PageTable: root index out of range")
+    precondition(index >= 0 && index < rootCount, "PageTable.rootAddress: index below rootCount")
+    return rootTables[index]
+  }
+
+  /// The physical address of root table `index`, or an error for an index that is
+  /// not one of the table's roots.
+  ///
+  /// ```swift
+  /// let dart = try PageTable(format: AppleDARTFormat(version: .dart2, granule: .k16,
+  ///                                                  inputBits: 36), memory: memory)
+  /// let ttbr1 = try dart.rootAddress(at: 1)
+  /// ```
+  ///
+  /// - Throws: ``PageTableError/rootIndexOutOfRange(index:rootCount:)``.
+  public func rootAddress(at index: Int) throws(PageTableError) -> UInt64 {
+    guard index >= 0 && index < rootCount else {
+      throw .rootIndexOutOfRange(index: index, rootCount: rootCount)
+    }
     return rootTables[index]
   }
 

@@ -23,6 +23,8 @@ extension PageTableError: CustomStringConvertible {
     case .tableMemoryOutOfReach(let a):
       "a table at physical address 0x\(hex(a)) is out of the format's reach "
         + "(above its output size, or cut off by its table entries' address field)"
+    case .rootIndexOutOfRange(let index, let count):
+      "root table \(index) does not exist (the table has \(count) root table(s))"
     }
   }
 }

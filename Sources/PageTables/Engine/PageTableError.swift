@@ -37,5 +37,7 @@ public enum PageTableError: Error, Equatable, Sendable {
   /// that knows its range, ``TableMemory/tableAddressRange``) or when the table
   /// would be linked; nothing changed.
   case tableMemoryOutOfReach(physicalAddress: UInt64)
+  /// A root table index that is not below the table's root count.
+  case rootIndexOutOfRange(index: Int, rootCount: Int)
 
 }

@@ -12,14 +12,17 @@ struct ToyFormat: PageTableFormat {
   var rootIndexBits = 9
   /// The rule for replacing live entries (ARM64's break-before-make, or not).
   var liveEntryRule: LiveEntryRule = .replaceThenInvalidate
+  /// A geometry to use instead of the toy's own (to test the engine's checks).
+  var customGeometry: Geometry?
   var geometry: Geometry {
-    Geometry(
-      levels: [
-        LevelGeometry(shift: 30, indexBits: rootIndexBits, allowsLeaf: true),
-        LevelGeometry(shift: 21, indexBits: 9, allowsLeaf: true),
-        LevelGeometry(shift: 12, indexBits: 9, allowsLeaf: true, contiguousRun: runLength),
-      ], windows: [VirtualWindow(first: 0, last: (1 << UInt64(30 + rootIndexBits)) - 1)],
-      outputBits: 48)
+    customGeometry
+      ?? Geometry(
+        levels: [
+          LevelGeometry(shift: 30, indexBits: rootIndexBits, allowsLeaf: true),
+          LevelGeometry(shift: 21, indexBits: 9, allowsLeaf: true),
+          LevelGeometry(shift: 12, indexBits: 9, allowsLeaf: true, contiguousRun: runLength),
+        ], windows: [VirtualWindow(first: 0, last: (1 << UInt64(30 + rootIndexBits)) - 1)],
+        outputBits: 48)
   }
   static let addressMask: UInt64 = 0x0000_FFFF_FFFF_F000
 
