@@ -8,6 +8,7 @@
 #   Scripts/fuzz.sh 30 FuzzPageLayer            # one harness
 #   Scripts/fuzz.sh --merge                     # minimise the found inputs into Fuzz/Corpus
 #   Scripts/fuzz.sh --runs 300                  # deterministic: seed 1, 300 inputs each (CI)
+#   Scripts/fuzz.sh --runs 0                    # build only (then run a harness by hand)
 #
 # Reproduce a crash: .build-fuzz/debug/<harness> <crash-file>
 #
@@ -63,6 +64,10 @@ swift build --package-path Fuzz --scratch-path "$scratch" --sanitize=fuzzer --sa
 grep -v "Cannot export local symbol" "$scratch/build.log" || true
 [ "$build" = 0 ] || { echo "error: the fuzz build failed (log: $scratch/build.log)" >&2; exit 1; }
 bin="$scratch/debug"
+if [ "$runs" = 0 ]; then
+  echo "fuzz: built ${harnesses[*]} in $bin (--runs 0: nothing run)"
+  exit 0
+fi
 failed=""
 shallow=""
 for harness in "${harnesses[@]}"; do
