@@ -23,6 +23,16 @@ import Testing
       table = try PageTable(format: format, memory: mmu.observing(image))
     }
 
+    /// Attaches the table with `asid` and maps `size` bytes at 0x20_0000 to 0x8020_0000
+    /// (what most examples start from).
+    func attachAndMap(asid: UInt16 = 1, size: UInt64) throws -> AddressSpace {
+      let space = mmu.attach(table, asid: asid)
+      try table.map(
+        virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: size,
+        protection: .readWrite)
+      return space
+    }
+
     /// Unmaps through a gather whose commands reach the model, and detaches `space`.
     func tearDown(_ space: AddressSpace, _ virtualAddress: UInt64, _ size: UInt64) throws {
       try unmapAndFlush(table, mmu, space, virtualAddress, size)
@@ -90,11 +100,8 @@ import Testing
   @Test func tlbInvalidation() throws {
     // Sources/MMUModel/Hardware/TLBInvalidation.swift, TLBInvalidation
     let setup = try Setup()
-    let (mmu, table) = (setup.mmu, setup.table)
-    let space = mmu.attach(table, asid: 5)
-    try table.map(
-      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x20_0000,
-      protection: .readWrite)
+    let mmu = setup.mmu
+    let space = try setup.attachAndMap(asid: 5, size: 0x20_0000)
     _ = try mmu.access(0x30_0000, in: space)
     #expect(try mmu.access(0x30_0000, in: space).servedByTLB)
 
@@ -111,11 +118,8 @@ import Testing
   @Test func mmuTranslation() throws {
     // Sources/MMUModel/Hardware/Access.swift, MMUTranslation
     let setup = try Setup()
-    let (mmu, table) = (setup.mmu, setup.table)
-    let space = mmu.attach(table, asid: 1)
-    try table.map(
-      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x2000,
-      protection: .readWrite)
+    let mmu = setup.mmu
+    let space = try setup.attachAndMap(size: 0x2000)
     _ = try mmu.access(0x20_1234, .read, in: space)  // the first access walks
 
     let t = try mmu.access(0x20_1234, .read, in: space)
@@ -127,11 +131,8 @@ import Testing
   @Test func mmuFault() throws {
     // Sources/MMUModel/Hardware/Access.swift, MMUFault
     let setup = try Setup()
-    let (mmu, table) = (setup.mmu, setup.table)
-    let space = mmu.attach(table, asid: 1)
-    try table.map(
-      virtualAddress: 0x20_0000, physicalAddress: 0x8020_0000, size: 0x1000,
-      protection: .readWrite)
+    let mmu = setup.mmu
+    let space = try setup.attachAndMap(size: 0x1000)
 
     var fault: MMUFault?
     do { _ = try mmu.access(0xdead_0000, .write, in: space) } catch {

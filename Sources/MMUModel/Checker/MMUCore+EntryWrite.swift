@@ -11,13 +11,13 @@ extension MMUCore {
     // A table the model does not know is not reachable yet: the model reads it in
     // whole when an entry of a live table links it.
     guard let shadow = shadow(at: table), shadow.live else { return }
-    guard index >= 0 && index < shadow.entries.count else {
-      throw .entryIndexOutOfRange(table: table, index: index, entries: shadow.entries.count)
+    guard index >= 0 && index < shadow.count else {
+      throw .entryIndexOutOfRange(table: table, index: index, entries: shadow.count)
     }
     let new = read(table, level: shadow.level, index: index)
-    let old = shadow.entries[index]
+    let old = shadow.entry(index)
     guard new != old else { return }
-    shadow.entries[index] = new
+    shadow.record(new, at: index)
     operation = .entryWrite
     judge(EntryChange(table: table, index: index, old: old, new: new), in: shadow)
   }

@@ -149,7 +149,7 @@ extension MMUCore {
       return MMUReport(
         rule: rule, addressSpace: spaces[shadow.space].tag,
         virtualAddress: externalAddress(shadow.base), level: parentLevel,
-        entry: shadows[shadow.parentTable]?.entries[shadow.parentIndex]
+        entry: shadows[shadow.parentTable]?.entry(shadow.parentIndex)
           ?? read(shadow.parentTable, level: parentLevel, index: shadow.parentIndex),
         currentEntry: read(shadow.parentTable, level: parentLevel, index: shadow.parentIndex),
         table: shadow.parentTable, index: shadow.parentIndex, operation: operation, at: event,

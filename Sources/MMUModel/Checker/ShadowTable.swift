@@ -14,14 +14,44 @@ final class ShadowTable {
   let space: Int
   /// The index-space virtual address its entry 0 translates.
   let base: UInt64
+  /// The number of entries.
+  let count: Int
+
+  // The mutable state is read and written on every told entry write, where the
+  // run-time exclusivity checks of class properties would cost more than the rest
+  // of the check; the accessors below go without them.
+  // SAFETY (every `unsafe` below): the model touches a shadow only under the MMU's
+  // lock, and no access escapes an accessor (none is `inout` across another call),
+  // so two accesses to one of these properties never overlap.
+  @exclusivity(unchecked) private var storedEntries: [UInt64]
+  @exclusivity(unchecked) private var storedPendingCount = 0
+  @exclusivity(unchecked) private var storedLive = true
+
   /// The entries as last seen.
-  var entries: [UInt64]
+  var entries: [UInt64] {
+    get { unsafe storedEntries }
+    set { unsafe storedEntries = newValue }
+  }
   /// How many of the model's pending changes are entries of this table (so a write
   /// to a table with none skips looking for one).
-  var pendingCount = 0
+  var pendingCount: Int {
+    get { unsafe storedPendingCount }
+    set { unsafe storedPendingCount = newValue }
+  }
   /// Reachable from a root; false once unlinked (kept until an invalidation covers
   /// the unlink, because walk caches and TLBs may still use it).
-  var live = true
+  var live: Bool {
+    get { unsafe storedLive }
+    set { unsafe storedLive = newValue }
+  }
+
+  /// The entry at `index` as last seen.
+  @inline(__always)
+  func entry(_ index: Int) -> UInt64 { unsafe storedEntries[index] }
+
+  /// Records `new` as the entry at `index`.
+  @inline(__always)
+  func record(_ new: UInt64, at index: Int) { unsafe storedEntries[index] = new }
   /// Where the entry pointing at it lives (the root has none).
   let parentTable: UInt64
   let parentIndex: Int
@@ -30,7 +60,8 @@ final class ShadowTable {
     self.level = level
     self.space = space
     self.base = base
-    self.entries = entries
+    count = entries.count
+    unsafe storedEntries = entries
     self.parentTable = parent.0
     self.parentIndex = parent.1
   }

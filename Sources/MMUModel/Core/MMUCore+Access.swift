@@ -129,7 +129,7 @@ extension MMUCore {
       guard let shadow = shadows[table], shadow.live else { return false }
       let slot = index(indexAddress, level: level)
       let entry = read(table, level: level, index: slot)
-      guard entry == shadow.entries[slot] else { return false }
+      guard entry == shadow.entry(slot) else { return false }
       guard format.kind(of: entry, level: level) == .table else { return true }
       table = format.tableAddress(of: entry, level: level)
     }
