@@ -135,9 +135,11 @@ public struct PhysicalImage: @unchecked Sendable {
     let offset = address - segment.physicalAddress
     if offset + 8 <= segment.fileByteCount {
       let start = Int(segment.fileOffset + offset)
-      var value: UInt64 = 0
-      for i in 0..<8 { value |= UInt64(data[data.startIndex + start + i]) << UInt64(8 * i) }
-      return value
+      return unsafe data.withUnsafeBytes { bytes in
+        // SAFETY: segments are clipped to the data when the image is made, so
+        // [start, start + 8) lies inside it; the load allows any alignment.
+        UInt64(littleEndian: unsafe bytes.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+      }
     }
     guard offset >= segment.fileByteCount, !segment.truncated else { return nil }
     return 0
