@@ -134,3 +134,37 @@ import Testing
     #expect(image.allocateTable(byteCount: 4096) == 0x4000_0000)
   }
 }
+
+/// The image's checked table access: an address from outside is refused, not trapped on.
+@Suite struct ImageCheckedAccessTests {
+  @Test func onlyTablesTheImageHoldsAreReachedOrFreed() throws {
+    let image = try ImageTableMemory(base: 0x4000_0000, byteCount: 1 << 20)
+    let table = try #require(image.allocateTable(byteCount: 4096))
+    let small = try #require(image.allocateTable(byteCount: 64))
+    #expect(try image.withTable(checkedAt: table, byteCount: 4096) { $0.count } == 512)
+    #expect(try image.withTable(checkedAt: small, byteCount: 64) { $0.count } == 8)
+    for (address, size) in [
+      (0x3FFF_F000 as UInt64, 4096), (0x4010_0000, 4096), (table + 8, 4096), (table, 3),
+      (table, 0), (table, -4096), (table, Int.max), (UInt64.max, 4096), (0x4008_0000, 4096),
+    ] {
+      #expect(throws: ImageTableMemoryError.notATable(physicalAddress: address, byteCount: size)) {
+        try image.withTable(checkedAt: address, byteCount: size) { _ in () }
+      }
+      #expect(throws: ImageTableMemoryError.notATable(physicalAddress: address, byteCount: size)) {
+        try image.freeTable(checkedAt: address, byteCount: size)
+      }
+    }
+    #expect(image.liveTables == 2)
+    try image.freeTable(checkedAt: table, byteCount: 4096)
+    #expect(image.liveTables == 1)
+    // A second free of the same table is refused: the image never hands it out twice.
+    #expect(throws: ImageTableMemoryError.notATable(physicalAddress: table, byteCount: 4096)) {
+      try image.freeTable(checkedAt: table, byteCount: 4096)
+    }
+    #expect(image.liveTables == 1)
+    #expect(image.allocateTable(byteCount: 4096) == table)
+    #expect(
+      "\(ImageTableMemoryError.notATable(physicalAddress: 0x4000_0008, byteCount: 4096))"
+        == "4096 bytes at 0x40000008 are not a table this image handed out and holds")
+  }
+}
