@@ -110,7 +110,10 @@ public struct ReservedTableMemory<Base: TableMemory>: TableMemory {
     let i = pool.stackIndex(byteCount)
     if pool.stacks[i].addresses.count < pool.cacheLimit {
       // The engine frees only empty tables; what it left in the bookkeeping word
-      // (the dead mark) must not reach the next user.
+      // (the dead mark, bit 63) must not reach the next user. Engine request, still
+      // open: unlinked tables reach `freeTable` with the dead mark set (the engine
+      // clears the word only for tables it never published and at teardown); if
+      // the engine cleared it before freeing, this store could go.
       base.withTable(at: physicalAddress, byteCount: byteCount) { $0.setWord(0) }
       pool.stacks[i].addresses.append(physicalAddress)
     } else {

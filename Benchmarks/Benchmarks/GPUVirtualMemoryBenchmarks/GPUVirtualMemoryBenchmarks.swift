@@ -50,84 +50,74 @@ func uatVM(cachedTables: Int = 16) -> (
   return (ram, device, vm)
 }
 
+/// Plans, 1,000 times per iteration, a one-page map against a space holding
+/// 100,000 one-page VAs at every other page: over VA i (`pageAfterVA` 0) or into
+/// the hole after it (1), for i spread over the space.
+func planAgainst100kVAs(_ benchmark: Benchmark, pageAfterVA: UInt64) {
+  let page: UInt64 = 0x4000
+  var space = try! GPUVASpace(start: page, range: (1 << 39) - page, pageSize: page)
+  let object = BufferObjectID(1)
+  for i in 0..<100_000 as Range<UInt64> {
+    try! space.insert(
+      GPUVA(address: (2 * i + 1) * page, range: page, backing: .object(object, offset: 0)))
+  }
+  var i: UInt64 = 0
+  perRequest(benchmark, repeats: 1000) {
+    i = (i &+ 7919) % 100_000
+    blackHole(
+      try! space.planMap(
+        MapRequest(
+          address: (2 * i + 1 + pageAfterVA) * page, range: page,
+          backing: .object(object, offset: 0))))
+  }
+}
+
+/// Binds all of `object` at `address` and unbinds it again, `repeats` pairs per
+/// iteration (two requests each), then tears the VM down.
+func bindAndUnbind<Format, Base>(
+  _ benchmark: Benchmark, _ vm: GPUVM<Format, Base>, _ object: BufferObject, at address: UInt64,
+  repeats: Int
+) {
+  perRequest(benchmark, repeats: repeats, requests: 2) {
+    try! vm.bind(object, at: address, range: object.size)
+    try! vm.unbind(at: address, range: object.size)
+  }
+  blackHole(vm.tearDown())
+}
+
 let benchmarks: @Sendable () -> Void = {
   let metrics: [BenchmarkMetric] = [.wallClock, nsPerRequest, .mallocCountTotal]
   Benchmark.defaultConfiguration = .init(
     metrics: metrics, scalingFactor: .one, maxDuration: .seconds(2), maxIterations: 10_000)
 
   // Planning: a VM holding 100,000 one-page VAs (every other page), planning a map
-  // into a hole and over an existing VA.
+  // into a hole and over an existing VA (an unmap with keep and a map).
   Benchmark("plan a bind against 100,000 VAs") { benchmark in
-    let page: UInt64 = 0x4000
-    var space = try! GPUVASpace(start: page, range: (1 << 39) - page, pageSize: page)
-    let object = BufferObjectID(1)
-    for i in 0..<100_000 as Range<UInt64> {
-      try! space.insert(
-        GPUVA(address: (2 * i + 1) * page, range: page, backing: .object(object, offset: 0)))
-    }
-    var i: UInt64 = 0
-    perRequest(benchmark, repeats: 1000) {
-      i = (i &+ 7919) % 100_000
-      // The hole after VA i, then VA i itself (an unmap with keep and a map).
-      blackHole(
-        try! space.planMap(
-          MapRequest(
-            address: (2 * i + 2) * page, range: page, backing: .object(object, offset: 0))))
-    }
+    planAgainst100kVAs(benchmark, pageAfterVA: 1)
   }
-
   Benchmark("plan a bind over an existing VA, 100,000 VAs") { benchmark in
-    let page: UInt64 = 0x4000
-    var space = try! GPUVASpace(start: page, range: (1 << 39) - page, pageSize: page)
-    let object = BufferObjectID(1)
-    for i in 0..<100_000 as Range<UInt64> {
-      try! space.insert(
-        GPUVA(address: (2 * i + 1) * page, range: page, backing: .object(object, offset: 0)))
-    }
-    var i: UInt64 = 0
-    perRequest(benchmark, repeats: 1000) {
-      i = (i &+ 7919) % 100_000
-      blackHole(
-        try! space.planMap(
-          MapRequest(
-            address: (2 * i + 1) * page, range: page, backing: .object(object, offset: 0))))
-    }
+    planAgainst100kVAs(benchmark, pageAfterVA: 0)
   }
 
   // The whole VM_BIND path for a 64 KiB object (4 UAT pages), bind then unbind.
   Benchmark("bind+unbind a 64 KiB object (UAT, per request)") { benchmark in
     let (_, device, vm) = uatVM()
-    let object = try! device.makeObject(size: 0x10000)
-    perRequest(benchmark, repeats: 200, requests: 2) {
-      try! vm.bind(object, at: 0x10_0000, range: 0x10000)
-      try! vm.unbind(at: 0x10_0000, range: 0x10000)
-    }
-    blackHole(vm.tearDown())
+    bindAndUnbind(benchmark, vm, try! device.makeObject(size: 0x10000), at: 0x10_0000, repeats: 200)
   }
 
   Benchmark("bind+unbind a 64 KiB object in a VM of 1,000 VAs (UAT, per request)") { benchmark in
     let (_, device, vm) = uatVM()
-    let object = try! device.makeObject(size: 0x10000)
     let small = try! device.makeObject(size: 0x4000)
     for i in 0..<1000 as Range<UInt64> {
       try! vm.bind(small, at: 0x1_0000_0000 + i * 0x8000, range: 0x4000)
     }
-    perRequest(benchmark, repeats: 200, requests: 2) {
-      try! vm.bind(object, at: 0x10_0000, range: 0x10000)
-      try! vm.unbind(at: 0x10_0000, range: 0x10000)
-    }
-    blackHole(vm.tearDown())
+    bindAndUnbind(benchmark, vm, try! device.makeObject(size: 0x10000), at: 0x10_0000, repeats: 200)
   }
 
   // A 2 MiB object: 128 UAT pages, and on ARM64 4K one 2 MiB block.
   Benchmark("bind+unbind a 2 MiB object (UAT, 128 pages, per request)") { benchmark in
     let (_, device, vm) = uatVM()
-    let object = try! device.makeObject(size: 2 << 20)
-    perRequest(benchmark, repeats: 20, requests: 2) {
-      try! vm.bind(object, at: 0x100_0000, range: 2 << 20)
-      try! vm.unbind(at: 0x100_0000, range: 2 << 20)
-    }
-    blackHole(vm.tearDown())
+    bindAndUnbind(benchmark, vm, try! device.makeObject(size: 2 << 20), at: 0x100_0000, repeats: 20)
   }
 
   Benchmark("bind+unbind a 2 MiB object (ARM64 4K, one block, per request)") { benchmark in
@@ -137,12 +127,9 @@ let benchmarks: @Sendable () -> Void = {
       device: device, format: ARM64Format(granule: .k4, inputBits: 48),
       tableMemory: PhysicalPageTableMemory(ram))
     try! vm.bindToContext()
-    let object = try! device.makeObject(size: 2 << 20, chunkSize: 2 << 20)
-    perRequest(benchmark, repeats: 200, requests: 2) {
-      try! vm.bind(object, at: 0x4000_0000, range: 2 << 20)
-      try! vm.unbind(at: 0x4000_0000, range: 2 << 20)
-    }
-    blackHole(vm.tearDown())
+    bindAndUnbind(
+      benchmark, vm, try! device.makeObject(size: 2 << 20, chunkSize: 2 << 20), at: 0x4000_0000,
+      repeats: 200)
   }
 
   // The commit alone: its mallocs (0 is the claim) and its time.
