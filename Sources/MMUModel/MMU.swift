@@ -75,10 +75,14 @@ public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
 
   /// Starts translating for the address space whose root tables are `roots` (one
   /// per root the format has: DART's several TTBRs), tagged with `asid` and `vmid`.
-  public func attach(roots: [UInt64], asid: UInt16 = 0, vmid: UInt16 = 0) -> AddressSpace {
-    precondition(
-      roots.count == format.geometry.rootCount,
-      "MMU.attach: the format has \(format.geometry.rootCount) root table(s)")
+  /// - Throws: ``MMUUsageError/wrongRootCount(given:expected:)`` when `roots` does
+  ///   not hold exactly one address per root of the format; nothing is attached.
+  public func attach(
+    roots: [UInt64], asid: UInt16 = 0, vmid: UInt16 = 0
+  ) throws(MMUUsageError) -> AddressSpace {
+    guard roots.count == format.geometry.rootCount else {
+      throw .wrongRootCount(given: roots.count, expected: format.geometry.rootCount)
+    }
     return core.withLock { $0.attach(roots: roots, asid: asid, vmid: vmid) }
   }
 
@@ -86,7 +90,9 @@ public final class MMU<Format: PageTableFormat, Memory: TableMemory>: Sendable {
   public func attach<TableMemoryType: TableMemory>(
     _ table: PageTable<Format, TableMemoryType>, asid: UInt16 = 0, vmid: UInt16 = 0
   ) -> AddressSpace {
-    attach(roots: (0..<table.rootCount).map { table.rootAddress($0) }, asid: asid, vmid: vmid)
+    // A table of this format has exactly the format's roots, so no count to check.
+    let roots = (0..<table.rootCount).map { table.rootAddress($0) }
+    return core.withLock { $0.attach(roots: roots, asid: asid, vmid: vmid) }
   }
 
   /// Stops translating for `space` and forgets what was cached for it (the context
