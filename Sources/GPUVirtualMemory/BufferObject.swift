@@ -3,7 +3,7 @@
 /// pinned while any VA maps them.
 ///
 /// ```swift
-/// let device = GPUDevice(pageSource: PhysicalPageSource(ram))
+/// let device = try GPUDevice(pageSource: PhysicalPageSource(ram))
 /// let object = try device.makeObject(size: 0x10000)          // no pages yet
 /// object.residentChunkCount                                   // 0
 /// ```

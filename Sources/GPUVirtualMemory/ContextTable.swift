@@ -4,7 +4,7 @@
 /// ASID-wide invalidation whenever a VM enters or leaves a slot.
 ///
 /// ```swift
-/// var contexts = ContextTable(slotCount: 64, asidCount: 64, tlb: RecordingGPUTLB())
+/// var contexts = try ContextTable(slotCount: 64, asidCount: 64, tlb: RecordingGPUTLB())
 /// let slot = try contexts.bind(vmID: 7, register: { asid in root | 1 | UInt64(asid) << 48 })
 /// contexts.registers[slot]          // what the GPU reads
 /// contexts.unbind(vmID: 7)          // invalidates the ASID, clears the slot
@@ -27,8 +27,12 @@ public struct ContextTable {
   public private(set) var asidAllocator: ASIDAllocator
 
   /// `slotCount` empty slots and `asidCount` ASIDs (ASID 0 kept for the kernel).
-  public init(slotCount: Int, asidCount: Int, tlb: any GPUTLB) {
-    precondition(slotCount > 1 && asidCount > 1, "ContextTable: at least one user slot and ASID")
+  /// - Throws: ``GPUVMError/tooFewContexts(slots:asids:)`` for fewer than 2 slots or
+  ///   2 ASIDs (the kernel's and at least one user VM's).
+  public init(slotCount: Int, asidCount: Int, tlb: any GPUTLB) throws(GPUVMError) {
+    guard slotCount > 1 && asidCount > 1 else {
+      throw .tooFewContexts(slots: slotCount, asids: asidCount)
+    }
     registers = Array(repeating: 0, count: slotCount)
     owners = Array(repeating: nil, count: slotCount)
     asids = Array(repeating: nil, count: slotCount)

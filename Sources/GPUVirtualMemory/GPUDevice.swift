@@ -3,7 +3,7 @@
 ///
 /// ```swift
 /// let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
-/// let device = GPUDevice(pageSource: PhysicalPageSource(ram))
+/// let device = try GPUDevice(pageSource: PhysicalPageSource(ram))
 /// let object = try device.makeObject(size: 0x10000)
 /// let vm = try GPUVM(device: device, format: AppleUATFormat(),
 ///                    tableMemory: PhysicalPageTableMemory(ram))
@@ -24,12 +24,14 @@ public final class GPUDevice {
 
   /// A device whose objects take pages from `pageSource`, with `contextSlots`
   /// slots and `asids` ASIDs (64 each for the AGX GPU) invalidated through `tlb`.
+  /// - Throws: ``GPUVMError/tooFewContexts(slots:asids:)`` for fewer than 2 slots or
+  ///   2 ASIDs.
   public init(
     pageSource: any BackingPageSource, contextSlots: Int = 64, asids: Int = 64,
     tlb: any GPUTLB = RecordingGPUTLB()
-  ) {
+  ) throws(GPUVMError) {
     self.pageSource = pageSource
-    self.contexts = ContextTable(slotCount: contextSlots, asidCount: asids, tlb: tlb)
+    self.contexts = try ContextTable(slotCount: contextSlots, asidCount: asids, tlb: tlb)
   }
 
   /// A new object of `size` bytes with no pages yet, allocated in chunks of

@@ -41,8 +41,7 @@ public struct GPUVASpace: Sendable {
   public init(
     start: UInt64, range: UInt64, pageSize: UInt64, reservedKernelNode: Range<UInt64>? = nil
   ) throws(GPUVMError) {
-    precondition(
-      pageSize > 0 && pageSize & (pageSize - 1) == 0, "GPUVASpace: the page size is a power of two")
+    guard pageSize > 0 && pageSize & (pageSize - 1) == 0 else { throw .invalidPageSize(pageSize) }
     guard range > 0 else { throw .emptyRange }
     guard start.addingReportingOverflow(range - 1).overflow == false else {
       throw .addressOverflow(address: start, range: range)

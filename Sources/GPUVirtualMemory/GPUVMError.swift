@@ -49,6 +49,11 @@ public enum GPUVMError: Error, Equatable, Sendable {
   case objectInUse(BufferObjectID)
   /// The prepared bind belongs to another VM.
   case wrongVM
+  /// A VA space's page size that is not a power of two (or is zero).
+  case invalidPageSize(UInt64)
+  /// Context slots need slot 0 for the kernel and at least one for a user VM, and
+  /// ASIDs likewise: fewer than 2 of either was asked for.
+  case tooFewContexts(slots: Int, asids: Int)
 }
 
 extension GPUVMError: CustomStringConvertible {
@@ -79,6 +84,9 @@ extension GPUVMError: CustomStringConvertible {
     case .objectEvicted(let o): "object \(o.rawValue) is evicted"
     case .objectInUse(let o): "object \(o.rawValue) is still mapped"
     case .wrongVM: "the prepared bind belongs to another VM"
+    case .invalidPageSize(let size): "a page size of 0x\(hex(size)) bytes is not a power of two"
+    case .tooFewContexts(let slots, let asids):
+      "\(slots) context slots and \(asids) ASIDs: at least 2 of each (one for the kernel)"
     }
   }
 }

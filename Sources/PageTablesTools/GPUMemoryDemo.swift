@@ -22,7 +22,7 @@ public enum GPUMemoryDemo {
   public static func run(print: (String) -> Void) throws {
     let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
     let tlb = ListingTLB()
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram), tlb: tlb)
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram), tlb: tlb)
     let vm = try GPUVM(
       device: device, format: AppleUATFormat(), tableMemory: PhysicalPageTableMemory(ram))
     print("GPU virtual memory: an Apple AGX VM (UAT tables, 16 KiB pages)")

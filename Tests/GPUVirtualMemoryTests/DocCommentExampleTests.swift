@@ -43,7 +43,7 @@ import Testing
   // GPUTLB.swift: `GPUTLB`.
   @Test func gpuTLB() throws {
     let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram), tlb: PrintingTLB())
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram), tlb: PrintingTLB())
     let vm = try GPUVM(
       device: device, format: AppleUATFormat(), tableMemory: PhysicalPageTableMemory(ram))
     let slot = try vm.bindToContext()  // the device invalidates the ASID through PrintingTLB
@@ -111,7 +111,7 @@ import Testing
   // BufferObject.swift: `BufferObject`.
   @Test func bufferObject() throws {
     let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram))
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram))
     let object = try device.makeObject(size: 0x10000)  // no pages yet
     #expect(object.residentChunkCount == 0)  // 0
   }
@@ -142,7 +142,7 @@ import Testing
   @Test func contextTable() throws {
     let root: UInt64 = 0x8000_4000
     let tlb = RecordingGPUTLB()
-    var contexts = ContextTable(slotCount: 64, asidCount: 64, tlb: tlb)
+    var contexts = try ContextTable(slotCount: 64, asidCount: 64, tlb: tlb)
     let slot = try contexts.bind(vmID: 7, register: { asid in root | 1 | UInt64(asid) << 48 })
     #expect(contexts.registers[slot] == root | 1 | 1 << 48)  // what the GPU reads
     contexts.unbind(vmID: 7)  // invalidates the ASID, clears the slot
@@ -163,7 +163,7 @@ import Testing
   @Test func gpuVM() throws {
     let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
     let tlb = RecordingGPUTLB()
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram), tlb: tlb)
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram), tlb: tlb)
     let object = try device.makeObject(size: 0x10000)
     let vm = try GPUVM(
       device: device, format: AppleUATFormat(),
@@ -188,7 +188,7 @@ import Testing
   // GPUDevice.swift: `GPUDevice`.
   @Test func gpuDevice() throws {
     let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram))
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram))
     let object = try device.makeObject(size: 0x10000)
     let vm = try GPUVM(
       device: device, format: AppleUATFormat(),

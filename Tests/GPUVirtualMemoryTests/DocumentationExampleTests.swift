@@ -26,7 +26,7 @@ import Testing
   /// The binding example in the same catalog.
   @Test func catalogBindingExample() throws {
     let ram = try PhysicalMemory(configuration: .init(pageSize: 16384))
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram))
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram))
     let vm = try GPUVM(
       device: device, format: AppleUATFormat(), tableMemory: PhysicalPageTableMemory(ram))
     try vm.bindToContext()

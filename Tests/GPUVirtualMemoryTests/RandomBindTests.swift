@@ -33,7 +33,7 @@ final class ModelTLB<Format: PageTableFormat, Memory: TableMemory>: GPUTLB {
     let rig = try Rig(pageSize: 4096)
     let format = try ARM64Format(granule: .k4, inputBits: 48)
     let mmu = try MMU(format: format, memory: PhysicalPageTableMemory(rig.ram))
-    let device = GPUDevice(
+    let device = try GPUDevice(
       pageSource: RuledPageSource(PhysicalPageSource(rig.ram), rig.rules), asids: 256,
       tlb: ModelTLB(mmu))
     let vm = try GPUVM(
@@ -126,7 +126,7 @@ final class ModelTLB<Format: PageTableFormat, Memory: TableMemory>: GPUTLB {
     let rig = try Rig(pageSize: 4096)
     let format = try ARM64Format(granule: .k4, inputBits: 48)
     let mmu = try MMU(format: format, memory: PhysicalPageTableMemory(rig.ram))
-    let device = GPUDevice(pageSource: PhysicalPageSource(rig.ram), tlb: ForgetfulTLB())
+    let device = try GPUDevice(pageSource: PhysicalPageSource(rig.ram), tlb: ForgetfulTLB())
     let vm = try GPUVM(
       device: device, format: format, tableMemory: mmu.observing(PhysicalPageTableMemory(rig.ram)))
     try vm.bindToContext()

@@ -74,7 +74,7 @@ struct Rig {
 
   init(pageSize: Int = 4096, megabytes: Int = 64) throws {
     ram = try PhysicalMemory(configuration: .init(byteCount: megabytes << 20, pageSize: pageSize))
-    device = GPUDevice(
+    device = try GPUDevice(
       pageSource: RuledPageSource(PhysicalPageSource(ram), rules), tlb: tlb)
   }
 

@@ -42,7 +42,7 @@ func uatVM(cachedTables: Int = 16) -> (
   PhysicalMemory, GPUDevice, GPUVM<AppleUATFormat, PhysicalPageTableMemory>
 ) {
   let ram = try! PhysicalMemory(configuration: .init(byteCount: 256 << 20, pageSize: 16384))
-  let device = GPUDevice(pageSource: PhysicalPageSource(ram), tlb: QuietTLB())
+  let device = try GPUDevice(pageSource: PhysicalPageSource(ram), tlb: QuietTLB())
   let vm = try! GPUVM(
     device: device, format: AppleUATFormat(), tableMemory: PhysicalPageTableMemory(ram),
     cachedTables: cachedTables)
@@ -122,7 +122,7 @@ let benchmarks: @Sendable () -> Void = {
 
   Benchmark("bind+unbind a 2 MiB object (ARM64 4K, one block, per request)") { benchmark in
     let ram = try! PhysicalMemory(configuration: .init(byteCount: 64 << 20))
-    let device = GPUDevice(pageSource: PhysicalPageSource(ram), tlb: QuietTLB())
+    let device = try GPUDevice(pageSource: PhysicalPageSource(ram), tlb: QuietTLB())
     let vm = try! GPUVM(
       device: device, format: ARM64Format(granule: .k4, inputBits: 48),
       tableMemory: PhysicalPageTableMemory(ram))
