@@ -42,7 +42,7 @@ func uatVM(cachedTables: Int = 16) -> (
   PhysicalMemory, GPUDevice, GPUVM<AppleUATFormat, PhysicalPageTableMemory>
 ) {
   let ram = try! PhysicalMemory(configuration: .init(byteCount: 256 << 20, pageSize: 16384))
-  let device = try GPUDevice(pageSource: PhysicalPageSource(ram), tlb: QuietTLB())
+  let device = try! GPUDevice(pageSource: PhysicalPageSource(ram), tlb: QuietTLB())
   let vm = try! GPUVM(
     device: device, format: AppleUATFormat(), tableMemory: PhysicalPageTableMemory(ram),
     cachedTables: cachedTables)
