@@ -6,7 +6,9 @@
 // Run: cd Benchmarks && swift package benchmark --target PageTableBenchmarks
 // Every "ps/page" figure is wall time in picoseconds divided by the pages (leaves)
 // touched (or, for translate, by the addresses translated); picoseconds keep
-// sub-nanosecond bulk figures readable next to the store limit.
+// sub-nanosecond bulk figures readable next to the store limit. Single-call rows
+// come in a shared (PageTable) and an exclusive (ExclusivePageTable) form, next to
+// two in-run baselines: a plain 4-level array walk and one entry stored and cleared.
 import Benchmark
 import PageTables
 import PhysicalPageTables
@@ -200,17 +202,130 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
   ) { benchmark in
     try! table.map(
       virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
-    var random = SystemRandomNumberGenerator()
-    let addresses = (0..<4096).map { _ in base + UInt64.random(in: 0..<(256 << 20), using: &random)
-    }
-    var i = 0
-    perCall(benchmark, repeats: 4096) {
-      blackHole(table.translate(addresses[i & 4095]))
-      i &+= 1
-    }
+    timeTranslations(benchmark, base: base) { table.translate($0) }
     var gather = TLBGather(invalidator: NoTLB())
     _ = try! table.unmap(virtualAddress: base, size: 256 << 20, gather: &gather)
     table.flush(&gather)
+  }
+
+  registerExclusive(name, format, memory: memory, base: base)
+}
+
+/// Times `translate` on 4,096 random addresses of the 256 MiB from `base`, per call.
+@inline(__always)
+func timeTranslations(
+  _ benchmark: Benchmark, base: UInt64, _ translate: (UInt64) -> Translation?
+) {
+  let addresses = randomAddresses(base: base)
+  var i = 0
+  perCall(benchmark, repeats: 4096) {
+    blackHole(translate(addresses[i & 4095]))
+    i &+= 1
+  }
+}
+
+/// 4,096 random addresses in the 256 MiB from `base`.
+func randomAddresses(base: UInt64) -> [UInt64] {
+  var random = SystemRandomNumberGenerator()
+  return (0..<4096).map { _ in base + UInt64.random(in: 0..<(256 << 20), using: &random) }
+}
+
+/// The single-call rows on an ExclusivePageTable (one owner: no reclamation slot, no
+/// atomic read-modify-writes), next to the shared rows above.
+func registerExclusive<Format: PageTableFormat>(
+  _ name: String, _ format: Format, memory: PhysicalMemory, base: UInt64
+) {
+  Benchmark(
+    "\(name): exclusive: map+unmap 1 × 4 KiB (tables kept)",
+    configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
+  ) { benchmark in
+    var table = try! ExclusivePageTable(format: format, memory: PhysicalPageTableMemory(memory))
+    try! table.map(
+      virtualAddress: base + 4096, physicalAddress: 0x8000_0000, size: 4096,
+      protection: .readWrite)
+    perCall(benchmark, repeats: 1000) {
+      try! table.map(
+        virtualAddress: base, physicalAddress: 0x8000_0000, size: 4096, protection: .readWrite)
+      unmapAndFlush(&table, base, 4096)
+    }
+    unmapAndFlush(&table, base + 4096, 4096)
+  }
+
+  Benchmark(
+    "\(name): exclusive: translate random mapped addresses",
+    configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
+  ) { benchmark in
+    var table = try! ExclusivePageTable(format: format, memory: PhysicalPageTableMemory(memory))
+    try! table.map(
+      virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 20, protection: .readWrite)
+    timeTranslations(benchmark, base: base) { table.translate($0) }
+    unmapAndFlush(&table, base, 256 << 20)
+  }
+}
+
+/// Unmaps `[va, va + size)` from an exclusive table and flushes.
+@inline(__always)
+func unmapAndFlush<Format: PageTableFormat>(
+  _ table: inout ExclusivePageTable<Format, PhysicalPageTableMemory>, _ va: UInt64, _ size: UInt64
+) {
+  var gather = TLBGather(invalidator: NoTLB())
+  _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
+  table.flush(&gather)
+}
+
+/// The in-run baseline for single calls: a plain 4-level radix walk (9 index bits
+/// a level, 4 KiB pages, entries holding the next table's index) over arrays in
+/// ordinary memory, of the same 256 MiB of 4 KiB pages the translate rows map, at
+/// the same kind of random addresses; and one entry stored and cleared (the least a
+/// map+unmap pair does). Machines compare through these rows.
+func registerSingleCallBaselines() {
+  Benchmark(
+    "baseline: plain 4-level array walk of a random address (256 MiB of 4 KiB pages)",
+    configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
+  ) { benchmark in
+    // Table 0 is the root; one level-1 and one level-2 table, 128 leaf tables.
+    let tables = 3 + 128
+    let entries = UnsafeMutablePointer<UInt64>.allocate(capacity: tables * 512)
+    unsafe entries.initialize(repeating: 0, count: tables * 512)
+    defer { unsafe entries.deallocate() }
+    unsafe entries[0] = 1 << 1 | 1  // root -> table 1
+    unsafe entries[512] = 2 << 1 | 1  // -> table 2
+    for leafTable in 0..<128 {
+      unsafe entries[2 * 512 + leafTable] = UInt64(3 + leafTable) << 1 | 1
+      for i in 0..<512 {
+        unsafe entries[(3 + leafTable) * 512 + i] = UInt64(leafTable * 512 + i) << 12 | 1
+      }
+    }
+    let addresses = randomAddresses(base: 0)
+    var i = 0
+    perCall(benchmark, repeats: 4096) {
+      let address = addresses[i & 4095]
+      var table = 0
+      var entry: UInt64 = 0
+      for shift: UInt64 in [39, 30, 21, 12] {
+        entry = unsafe entries[table * 512 + Int(address >> shift & 511)]
+        if entry & 1 == 0 { break }
+        table = Int(entry >> 1)
+      }
+      blackHole((entry & ~0xFFF) | (address & 0xFFF))
+      i &+= 1
+    }
+  }
+
+  Benchmark(
+    "baseline: store and clear one 8-byte entry",
+    configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
+  ) { benchmark in
+    let entries = UnsafeMutablePointer<UInt64>.allocate(capacity: 512)
+    unsafe entries.initialize(repeating: 0, count: 512)
+    defer { unsafe entries.deallocate() }
+    var i = 0
+    perCall(benchmark, repeats: 1000) {
+      unsafe entries[i & 511] = 0x8000_0743
+      blackHole(unsafe entries[i & 511])
+      unsafe entries[i & 511] = 0
+      i &+= 1
+    }
   }
 }
 
@@ -242,6 +357,7 @@ let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(maxDuration: .seconds(2), maxIterations: 100_000)
   registerStoreLimit(entries: 256)
   registerStoreLimit(entries: 262_144)
+  registerSingleCallBaselines()
   register("ARM64 4K", try! ARM64Format(granule: .k4, inputBits: 48), base: 0x40_0000_0000)
   register("x86-64 4-level", try! X86_64Format(levels: 4), base: 0x40_0000_0000)
   register("RISC-V Sv48", RISCVFormat(.sv48), base: 0x40_0000_0000)

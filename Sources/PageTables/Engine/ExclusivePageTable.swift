@@ -160,7 +160,12 @@ public struct ExclusivePageTable<Format: PageTableFormat, Memory: TableMemory>: 
   /// it holds at once (no other operation can reach them). A gather holding
   /// another table's tables is flushed as ``PageTable/flush(_:)`` does.
   public mutating func flush<Invalidator: TLBInvalidator>(_ gather: inout TLBGather<Invalidator>) {
-    guard gather.freedTableCount != 0, gather.owner === table else {
+    if gather.freedTableCount == 0 {
+      // Nothing to free (and nothing retired: no operation of another can be in flight).
+      gather.invalidatePending()
+      return
+    }
+    guard gather.owner === table else {
       table.flush(&gather)
       return
     }

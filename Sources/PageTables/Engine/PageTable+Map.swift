@@ -157,9 +157,9 @@ extension PageTable {
       let geometry = plan(level)
       let first = cursor.virtualAddress
       guard geometry.hasChild, cursor.end &- first < geometry.leafSize,
-        (first ^ (cursor.end &- 1)) >> geometry.shift == 0
+        (first ^ (cursor.end &- 1)) &>> geometry.shift == 0
       else { break }
-      let index = Int(truncatingIfNeeded: (first &- base) >> geometry.shift)
+      let index = Int(truncatingIfNeeded: (first &- base) &>> geometry.shift)
       var entry = view.loadAcquiring(index)
       switch format.kind(of: entry, level: level) {
       case .leaf:
@@ -178,13 +178,14 @@ extension PageTable {
       case .table:
         break
       }
-      base &+= UInt64(truncatingIfNeeded: index) << geometry.shift
+      base &+= UInt64(truncatingIfNeeded: index) &<< geometry.shift
       // SAFETY: this operation entered the reclamation counter, so a table it reached
       // is not freed before it finishes, even if a racing unmap unlinks it.
       view = unsafe memory.unsafeTable(
         at: format.tableAddress(of: entry, level: level), byteCount: geometry.childTableBytes)
       level &+= 1
     }
+    if let status = mapSingleLeaf(view, level: level, base: base, cursor: &cursor) { return status }
     return mapInTable(view, level: level, base: base, cursor: &cursor)
   }
 
@@ -200,14 +201,14 @@ extension PageTable {
     let limit = min(cursor.end, geometry.tableEnd(base: base))
     var forceDescend = false
     while cursor.virtualAddress < limit {
-      let index = Int(truncatingIfNeeded: (cursor.virtualAddress &- base) >> shift)
+      let index = Int(truncatingIfNeeded: (cursor.virtualAddress &- base) &>> shift)
       if geometry.allowsLeaf && !forceDescend
         && (cursor.virtualAddress | cursor.physicalAddress) & (leafSize &- 1) == 0
         && limit &- cursor.virtualAddress >= leafSize
       {
         let count = Int(
           truncatingIfNeeded: min(
-            (limit &- cursor.virtualAddress) >> shift, UInt64(geometry.entryCount &- index)))
+            (limit &- cursor.virtualAddress) &>> shift, UInt64(geometry.entryCount &- index)))
         switch writeLeaves(view, level: level, index: index, count: count, cursor: &cursor) {
         case .done: continue
         case .retry: return .retry
@@ -220,7 +221,7 @@ extension PageTable {
       precondition(geometry.hasChild, "PageTable.map: the last level must take a leaf")
       let childBytes = geometry.childTableBytes
       var entry = view.loadAcquiring(index)
-      let childBase = base &+ (UInt64(truncatingIfNeeded: index) << shift)
+      let childBase = base &+ (UInt64(truncatingIfNeeded: index) &<< shift)
       if entry == 0 && cursor.virtualAddress == childBase && limit &- childBase >= leafSize
         && plan(level &+ 1).allowsLeaf
         && cursor.physicalAddress & (plan(level &+ 1).leafSize &- 1) == 0

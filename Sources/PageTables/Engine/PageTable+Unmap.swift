@@ -172,14 +172,14 @@ extension PageTable {
     while true {
       let geometry = plan(level)
       guard geometry.hasChild, end &- start < geometry.leafSize,
-        (start ^ (end &- 1)) >> geometry.shift == 0
+        (start ^ (end &- 1)) &>> geometry.shift == 0
       else { break }
       let view = views[level]
-      let index = Int(truncatingIfNeeded: (start &- bases[level]) >> geometry.shift)
+      let index = Int(truncatingIfNeeded: (start &- bases[level]) &>> geometry.shift)
       let entry = view.load(index)
       guard format.kind(of: entry, level: level) == .table else { break }
       indices[level] = index
-      bases[level &+ 1] = bases[level] &+ (UInt64(truncatingIfNeeded: index) << geometry.shift)
+      bases[level &+ 1] = bases[level] &+ (UInt64(truncatingIfNeeded: index) &<< geometry.shift)
       // SAFETY: this operation entered the reclamation counter, so a table it
       // reached is not freed before it finishes.
       views[level &+ 1] = unsafe memory.unsafeTable(
@@ -198,8 +198,11 @@ extension PageTable {
       if case .tableMemoryOutOfReach(let address) = error { failed.unreachableTable = address }
       return failed
     }
-    var result = removeInTable(
-      views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
+    var result =
+      removeSingleLeaf(
+        views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
+      ?? removeInTable(
+        views[level], level: level, base: bases[level], start: start, end: end, sink: &sink)
     while level > 0 {
       // What removeInTable does in the parent after this child table.
       let child = views[level]
@@ -247,8 +250,8 @@ extension PageTable {
     var pendingEnd: UInt64 = 0
 
     while position < limit {
-      let index = Int(truncatingIfNeeded: (position &- base) >> shift)
-      let slot = base &+ (UInt64(truncatingIfNeeded: index) << shift)
+      let index = Int(truncatingIfNeeded: (position &- base) &>> shift)
+      let slot = base &+ (UInt64(truncatingIfNeeded: index) &<< shift)
       let slotEnd = slot &+ leafSize
       var entry = view.load(index)
       switch format.kind(of: entry, level: level) {
@@ -268,7 +271,7 @@ extension PageTable {
           view.store(index, 0)
           var count = 1
           let room = min(
-            geometry.entryCount &- index, Int(truncatingIfNeeded: (limit &- slot) >> shift))
+            geometry.entryCount &- index, Int(truncatingIfNeeded: (limit &- slot) &>> shift))
           while count < room {
             let next = view.load(index &+ count)
             guard format.kind(of: next, level: level) == .leaf else { break }

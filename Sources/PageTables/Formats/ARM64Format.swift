@@ -211,7 +211,7 @@ public struct ARM64Format: PageTableFormat {
 
   // MARK: PageTableFormat
 
-  @inlinable
+  @inlinable @inline(__always)
   public func kind(of entry: UInt64, level: Int) -> EntryKind {
     guard entry & Self.valid != 0 else { return .empty }
     if level == pageIndex { return entry & Self.tableOrPage != 0 ? .leaf : .empty }

@@ -135,7 +135,7 @@ public struct RISCVFormat: PageTableFormat {
   @inlinable @inline(__always)
   static func ppn(_ physicalAddress: UInt64) -> UInt64 { (physicalAddress >> 2) & ppnField }
 
-  @inlinable
+  @inlinable @inline(__always)
   public func kind(of entry: UInt64, level: Int) -> EntryKind {
     guard entry & Self.valid != 0 else { return .empty }
     return entry & (Self.readable | Self.writable | Self.executable) != 0 ? .leaf : .table

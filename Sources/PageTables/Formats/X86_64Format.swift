@@ -127,7 +127,7 @@ public struct X86_64Format: PageTableFormat {
   @inline(__always)
   func patBit(_ level: Int) -> UInt64 { isPageLevel(level) ? Self.pageSize : Self.largePAT }
 
-  @inlinable
+  @inlinable @inline(__always)
   public func kind(of entry: UInt64, level: Int) -> EntryKind {
     guard entry & Self.present != 0 else { return .empty }
     if isPageLevel(level) || (level >= levels - 3 && entry & Self.pageSize != 0) { return .leaf }
