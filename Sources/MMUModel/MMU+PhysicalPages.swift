@@ -3,7 +3,7 @@ import PhysicalPages
 
 extension MMU {
   /// Has `physicalMemory` tell the model of every block it frees from now on (its
-  /// ``PhysicalPages/PhysicalMemory/setFreeObserver(_:)``, replacing any other
+  /// `PhysicalMemory.setFreeObserver(_:)`, replacing any other
   /// observer), so a data page freed while a leaf or a TLB entry still maps it, or a
   /// table page freed while the hardware can still reach it, is reported without an
   /// explicit ``pageFreed(physicalAddress:byteCount:)``.
