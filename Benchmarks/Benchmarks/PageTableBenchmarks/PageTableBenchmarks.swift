@@ -81,12 +81,7 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
     _ va: UInt64, _ size: UInt64,
     in target: PageTable<Format, PhysicalPageTableMemory>? = nil
   ) {
-    let target = target ?? table
-    try! target.map(
-      virtualAddress: va, physicalAddress: 0x8000_0000, size: size, protection: .readWrite)
-    var gather = TLBGather(invalidator: NoTLB())
-    _ = try! target.unmap(virtualAddress: va, size: size, gather: &gather)
-    target.flush(&gather)
+    mapUnmapAndFlush(target ?? table, va, size)
   }
 
   // Each unmap empties and frees the three tables below the root; the next map
@@ -155,12 +150,7 @@ func register<Format: PageTableFormat>(_ name: String, _ format: Format, base: U
       configuration: .init(metrics: [.wallClock, psPerPage], scalingFactor: .one)
     ) { benchmark in
       perPage(benchmark, pages: 16_384) {
-        try! target.map(
-          virtualAddress: base, physicalAddress: 0x8001_0000, size: 64 << 20,
-          protection: .readWrite)
-        var gather = TLBGather(invalidator: NoTLB())
-        _ = try! target.unmap(virtualAddress: base, size: 64 << 20, gather: &gather)
-        target.flush(&gather)
+        mapUnmapAndFlush(target, base, 64 << 20, physicalAddress: 0x8001_0000)
       }
     }
   }
@@ -263,6 +253,19 @@ func registerExclusive<Format: PageTableFormat>(
   }
 }
 
+/// Maps `[va, va + size)` read-write to `physicalAddress`, then unmaps it and flushes.
+@inline(__always)
+func mapUnmapAndFlush<Format: PageTableFormat>(
+  _ table: PageTable<Format, PhysicalPageTableMemory>, _ va: UInt64, _ size: UInt64,
+  physicalAddress: UInt64 = 0x8000_0000
+) {
+  try! table.map(
+    virtualAddress: va, physicalAddress: physicalAddress, size: size, protection: .readWrite)
+  var gather = TLBGather(invalidator: NoTLB())
+  _ = try! table.unmap(virtualAddress: va, size: size, gather: &gather)
+  table.flush(&gather)
+}
+
 /// Unmaps `[va, va + size)` from an exclusive table and flushes.
 @inline(__always)
 func unmapAndFlush<Format: PageTableFormat>(
@@ -343,12 +346,7 @@ func registerScale<Format: PageTableFormat>(_ name: String, _ format: Format) {
     let table = try! PageTable(format: format, physicalMemory: memory)
     let base: UInt64 = 0x400_0000_0000
     perPage(benchmark, pages: 1 << 26) {
-      try! table.map(
-        virtualAddress: base, physicalAddress: 0x8000_1000, size: 256 << 30,
-        protection: .readWrite)
-      var gather = TLBGather(invalidator: NoTLB())
-      _ = try! table.unmap(virtualAddress: base, size: 256 << 30, gather: &gather)
-      table.flush(&gather)
+      mapUnmapAndFlush(table, base, 256 << 30, physicalAddress: 0x8000_1000)
     }
   }
 }

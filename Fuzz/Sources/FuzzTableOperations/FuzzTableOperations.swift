@@ -124,6 +124,19 @@ enum TableOperations {
         fatalError("\(step): 0x\(String(address, radix: 16)) protection changed")
       }
     }
+    /// A map that threw: refused as already mapped only over a mapping, and no
+    /// table kept.
+    func checkFailedMap(
+      _ error: PageTableError, _ va: UInt64, _ size: UInt64, tablesBefore: Int, _ step: String
+    ) {
+      trace("  \(error); tables \(memory.liveTables)")
+      if case .alreadyMapped = error, !model.overlaps(va, size) {
+        fatalError("\(step) refused as already mapped over free addresses")
+      }
+      guard memory.liveTables == tablesBefore else {
+        fatalError("\(step) failed and kept \(memory.liveTables - tablesBefore) tables")
+      }
+    }
     func checkAround(_ start: UInt64, _ size: UInt64, _ step: String) {
       for probe in [start, start &+ size / 2, start &+ size &- 1, start &- 1, start &+ size] {
         check(probe, step)
@@ -152,13 +165,7 @@ enum TableOperations {
           model.add(
             .init(virtualAddress: va, size: size, physicalAddress: pa, protection: reported))
         } catch {
-          trace("  \(error); tables \(memory.liveTables)")
-          if case .alreadyMapped = error, !model.overlaps(va, size) {
-            fatalError("map \(step) refused as already mapped over free addresses")
-          }
-          guard memory.liveTables == tablesBefore else {
-            fatalError("map \(step) failed and kept \(memory.liveTables - tablesBefore) tables")
-          }
+          checkFailedMap(error, va, size, tablesBefore: tablesBefore, "map \(step)")
         }
         checkAround(va, size, "map \(step)")
       case 2:
@@ -187,13 +194,7 @@ enum TableOperations {
             position += segment.size
           }
         } catch {
-          trace("  \(error); tables \(memory.liveTables)")
-          if case .alreadyMapped = error, !model.overlaps(va, total) {
-            fatalError("sg map \(step) refused as already mapped over free addresses")
-          }
-          guard memory.liveTables == tablesBefore else {
-            fatalError("sg map \(step) failed and kept \(memory.liveTables - tablesBefore) tables")
-          }
+          checkFailedMap(error, va, total, tablesBefore: tablesBefore, "sg map \(step)")
         }
         checkAround(va, total, "sg map \(step)")
       case 3:
